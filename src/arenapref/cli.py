@@ -1,0 +1,53 @@
+"""The ``arenapref`` command line: thin; each sub-command lives in ``arenapref.commands.<name>``.
+
+A command module exposes ``add_parser(subparsers)``, which registers its parser and sets
+``func=run`` on it. Errors the user can fix (bad data, existing outputs, missing files) print one
+clear line and exit with status 2; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from arenapref import __version__
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "arenapref.commands.train",
+    "arenapref.commands.predict",
+    "arenapref.commands.demo",
+    "arenapref.commands.data",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arenapref", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"arenapref {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from arenapref.data.validation import DataError
+    from arenapref.runs import OutputExistsError
+
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, OutputExistsError, FileNotFoundError, ValueError, ImportError) as err:
+        print(f"arenapref {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"arenapref {args.command}: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""arenapref train --data PATH [--data PATH ...] --config PATH --out RUN_DIR [--force]"""
+
+from __future__ import annotations
+
+import argparse
+
+from arenapref.config import load_config
+from arenapref.training import train_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="grouped K-fold CV + final fit; writes a run directory")
+    p.add_argument("--data", action="append", required=True, help="training file (repeatable)")
+    p.add_argument("--config", default="cpu-default", help="recipe YAML (default: cpu-default)")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--format", dest="fmt", default=None, help="input format (default: by extension)")
+    p.add_argument("--on-bad-row", choices=["error", "skip"], default=None,
+                   help="stop at the first bad row (default) or skip bad rows and report them")
+    p.add_argument("--folds", type=int, default=None, help="override cv.n_folds")
+    p.add_argument("--seed", type=int, default=None, help="override the seed")
+    p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    p.set_defaults(func=run)
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    over: dict = {}
+    if getattr(args, "on_bad_row", None):
+        over["data"] = {"on_bad_row": args.on_bad_row}
+    if getattr(args, "folds", None):
+        over["cv"] = {"n_folds": args.folds}
+    if getattr(args, "seed", None) is not None:
+        over["seed"] = args.seed
+    return over
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, overrides_from(args))
+    result = train_run(args.data, config, args.out, force=args.force, fmt=args.fmt)
+    print(result.table)
+    print(f"run directory: {result.run_dir}")
+    return 0

@@ -1,0 +1,164 @@
+"""The CPU default: LightGBM on hand-made and TF-IDF features, trained with A/B swap augmentation.
+
+Training: every pair is seen in both orientations (labels swapped with it). Early stopping uses
+``eval_pairs`` when given, else a grouped ``valid_fraction`` of the training rows; the number of
+rounds found there is then used to refit on all training rows (scaled up by the extra data).
+Soft labels train through per-class weighted copies (see ``models.base.soft_label_rows``).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from arenapref.data.folds import prompt_groups
+from arenapref.data.schema import has_labels, swap_pairs, targets_of
+from arenapref.features.handmade import pair_features
+from arenapref.features.tfidf import TfidfPairFeatures
+from arenapref.models.base import normalise_proba, soft_label_rows, swap_averaged
+from arenapref.runs import read_json, write_json
+
+DEFAULT_LGB_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.03,
+    "num_leaves": 15,
+    "max_depth": -1,
+    "min_child_samples": 40,
+    "feature_fraction": 0.5,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 5.0,
+}
+
+
+class GBDTModel:
+    name = "gbdt"
+
+    def __init__(
+        self,
+        lgb_params: dict[str, Any] | None = None,
+        n_estimators: int = 3000,
+        early_stopping_rounds: int = 100,
+        valid_fraction: float = 0.15,
+        swap_augment: bool = True,
+        use_tfidf: bool = True,
+        tfidf: dict[str, Any] | None = None,
+        refit_full: bool = True,
+        seed: int = 42,
+        n_jobs: int = 2,
+        progress: bool = False,
+    ) -> None:
+        self.lgb_params = lgb_params
+        self.n_estimators = n_estimators
+        self.early_stopping_rounds = early_stopping_rounds
+        self.valid_fraction = valid_fraction
+        self.swap_augment = swap_augment
+        self.use_tfidf = use_tfidf
+        self.tfidf = tfidf
+        self.refit_full = refit_full
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    # ----------------------------------------------------------------- features
+    def _features(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        parts = [pair_features(pairs, progress=self.progress)]
+        if self.tfidf_ is not None:
+            parts.append(self.tfidf_.transform(pairs))
+        return pd.concat(parts, axis=1)
+
+    def _dataset(self, pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        frames = [pairs, swap_pairs(pairs)] if self.swap_augment else [pairs]
+        x = pd.concat([self._features(f) for f in frames], ignore_index=True)
+        t = np.vstack([targets_of(f) for f in frames])
+        rows, y, w = soft_label_rows(t)
+        return x.iloc[rows].reset_index(drop=True), y, w
+
+    def _params(self) -> dict[str, Any]:
+        params = {**DEFAULT_LGB_PARAMS, **(self.lgb_params or {})}
+        params.update(objective="multiclass", num_class=3, metric="multi_logloss", verbosity=-1,
+                      seed=self.seed, num_threads=self.n_jobs, deterministic=True, force_row_wise=True)
+        return params
+
+    def _train(self, train: pd.DataFrame, valid: pd.DataFrame | None, rounds: int) -> lgb.Booster:
+        x, y, w = self._dataset(train)
+        data = lgb.Dataset(x, y, weight=w, free_raw_data=True)
+        callbacks = []
+        valid_sets = []
+        if valid is not None:
+            xv, yv, wv = self._dataset(valid)
+            valid_sets = [lgb.Dataset(xv, yv, weight=wv, reference=data)]
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        return lgb.train(self._params(), data, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+
+    # ----------------------------------------------------------------- interface
+    def fit(self, pairs: pd.DataFrame, *, eval_pairs: pd.DataFrame | None = None) -> GBDTModel:
+        pairs = pairs.loc[has_labels(pairs)]
+        if len(pairs) == 0:
+            raise ValueError("no labelled rows to train on")
+        self.tfidf_ = TfidfPairFeatures(seed=self.seed, **(self.tfidf or {})).fit(pairs) if self.use_tfidf else None
+        if eval_pairs is not None:
+            train, valid, refit = pairs, eval_pairs.loc[has_labels(eval_pairs)], False
+        else:
+            groups = prompt_groups(pairs)
+            rng = np.random.default_rng(self.seed)
+            uniq = np.unique(groups)
+            held = set(rng.choice(uniq, size=max(1, int(round(self.valid_fraction * len(uniq)))), replace=False))
+            is_valid = np.isin(groups, list(held))
+            train, valid, refit = pairs.loc[~is_valid], pairs.loc[is_valid], self.refit_full
+        booster = self._train(train, valid, self.n_estimators)
+        self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
+        if refit:
+            rounds = max(10, int(round(self.best_iteration_ * len(pairs) / max(len(train), 1))))
+            booster = self._train(pairs, None, rounds)
+        self.booster_ = booster
+        self.feature_names_ = list(booster.feature_name())
+        return self
+
+    def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        x = self._features(pairs)[self.feature_names_]
+        num_iteration = self.booster_.best_iteration or None
+        return normalise_proba(self.booster_.predict(x, num_iteration=num_iteration))
+
+    def predict_proba(self, pairs: pd.DataFrame, *, swap_tta: bool = False) -> np.ndarray:
+        if len(pairs) == 0:
+            return np.zeros((0, 3))
+        return swap_averaged(self._predict, pairs) if swap_tta else self._predict(pairs)
+
+    def feature_importance(self) -> pd.Series:
+        gain = self.booster_.feature_importance(importance_type="gain")
+        return pd.Series(gain, index=self.feature_names_).sort_values(ascending=False)
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("lgb_params", "n_estimators", "early_stopping_rounds",
+                                              "valid_fraction", "swap_augment", "use_tfidf", "tfidf",
+                                              "refit_full", "seed", "n_jobs")}
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(path / "booster.txt"))
+        with open(path / "tfidf.pkl", "wb") as handle:
+            pickle.dump(self.tfidf_, handle)
+        write_json(path / "gbdt.json", {"params": self.get_params(), "best_iteration": self.best_iteration_,
+                                        "feature_names": self.feature_names_})
+
+    @classmethod
+    def load(cls, path: Path) -> GBDTModel:
+        path = Path(path)
+        state = read_json(path / "gbdt.json")
+        model = cls(**state["params"])
+        model.booster_ = lgb.Booster(model_file=str(path / "booster.txt"))
+        with open(path / "tfidf.pkl", "rb") as handle:
+            model.tfidf_ = pickle.load(handle)
+        model.best_iteration_ = state["best_iteration"]
+        model.feature_names_ = state["feature_names"]
+        return model
+
+    def __repr__(self) -> str:
+        return f"GBDTModel({json.dumps(self.get_params(), default=str)})"

@@ -1,0 +1,58 @@
+"""Model families by name; ``build_model`` makes one from a config, ``load_model`` reads a saved one.
+
+Heavy families (transformers) are registered as import paths so that the core never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from arenapref.models.base import PreferenceModel
+from arenapref.runs import read_json, write_json
+
+MODEL_TYPES: dict[str, str] = {
+    "prior": "arenapref.models.prior:PriorModel",
+    "length": "arenapref.models.length:LengthModel",
+    "gbdt": "arenapref.models.gbdt:GBDTModel",
+}
+MANIFEST = "model.json"
+
+
+def model_class(kind: str) -> type:
+    if kind not in MODEL_TYPES:
+        raise ValueError(f"unknown model type {kind!r}; known: {sorted(MODEL_TYPES)}")
+    module_name, attr = MODEL_TYPES[kind].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ImportError(f"model type {kind!r} needs an optional dependency that is not installed ({err}); "
+                          f"see the README's install extras") from err
+    return getattr(module, attr)
+
+
+def build_model(spec: dict[str, Any]) -> PreferenceModel:
+    """``spec`` is the ``model:`` section of a config: ``{"type": NAME, "params": {...}}``."""
+    if "type" not in spec:
+        raise ValueError(f"model config needs a 'type' (one of {sorted(MODEL_TYPES)})")
+    params = dict(spec.get("params") or {})
+    try:
+        return model_class(spec["type"])(**params)
+    except TypeError as err:
+        raise ValueError(f"bad params for model type {spec['type']!r}: {err}") from None
+
+
+def save_model(model: PreferenceModel, path: str | Path) -> None:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    write_json(path / MANIFEST, {"type": model.name})
+
+
+def load_model(path: str | Path) -> PreferenceModel:
+    path = Path(path)
+    if not (path / MANIFEST).exists():
+        raise FileNotFoundError(f"{path}: no saved model here ({MANIFEST} missing)")
+    kind = read_json(path / MANIFEST)["type"]
+    return model_class(kind).load(path)

@@ -1,0 +1,99 @@
+"""``arenapref train``: read data, grouped CV, out-of-fold table, final fit, one run directory."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arenapref import __version__
+from arenapref.data.folds import grouped_folds
+from arenapref.data.readers import concat_pairs, load_pairs, summarize_bad_rows
+from arenapref.data.schema import has_labels, targets_of
+from arenapref.evaluate.cv import cross_validate, format_cv_table
+from arenapref.models.registry import build_model, save_model
+from arenapref.runs import atomic_dir, oof_table, refuse_existing, write_json, write_yaml
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    table: str
+
+
+def read_training_data(paths: list[str | Path], config: dict[str, Any], *, fmt: str | None = None,
+                       log: Any = print) -> pd.DataFrame:
+    """Read and stack every training file; unlabelled rows are an error for training."""
+    frames = []
+    data_cfg = config.get("data", {})
+    for path in paths:
+        frame, bad = load_pairs(path, fmt=fmt, on_bad_row=data_cfg.get("on_bad_row", "error"),
+                                allow_soft_labels=bool(data_cfg.get("allow_soft_labels", False)))
+        if bad:
+            log(f"{path}: {summarize_bad_rows(bad)}")
+        unlabelled = ~has_labels(frame)
+        if unlabelled.any():
+            first = frame.loc[unlabelled, "id"].iloc[0]
+            raise ValueError(f"{path}: {int(unlabelled.sum())} rows have no label (first: id {first}); "
+                             f"training needs winner_model_a / winner_model_b / winner_tie")
+        frames.append(frame)
+    return concat_pairs(frames, what=" + ".join(str(p) for p in paths))
+
+
+def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str | Path, *,
+              force: bool = False, fmt: str | None = None, progress: bool = True,
+              log: Any = print) -> TrainResult:
+    """Cross-validate the configured model, fit it on all rows, and write the run directory."""
+    out_dir = Path(out_dir)
+    refuse_existing(out_dir, force=force, what="run directory")
+    start = time.perf_counter()
+    pairs = read_training_data(data_paths, config, fmt=fmt, log=log)
+    log(f"read {len(pairs):,} labelled pairs from {len(data_paths)} file(s)")
+    seed = int(config.get("seed", 42))
+    n_folds = int(config.get("cv", {}).get("n_folds", 5))
+    model_spec = dict(config["model"])
+    params = dict(model_spec.get("params") or {})
+    if "seed" in _init_params(model_spec["type"]) and "seed" not in params:
+        params["seed"] = seed
+    model_spec["params"] = params
+    swap_tta = bool(config.get("predict", {}).get("swap_tta", True))
+
+    folds = grouped_folds(pairs, n_folds=n_folds, seed=seed)
+    targets = targets_of(pairs)
+    cv = cross_validate(pairs, model_spec, folds, swap_tta=swap_tta, progress=progress)
+    summary = cv.summary(targets)
+    table = format_cv_table(model_spec["type"], summary)
+    cv_seconds = time.perf_counter() - start
+
+    log("fitting the final model on all rows")
+    final = build_model(model_spec).fit(pairs)
+    resolved = {**config, "model": model_spec, "data_paths": [str(Path(p).resolve()) for p in data_paths]}
+    metrics = {"model": model_spec["type"], "swap_tta": swap_tta, "seed": seed, **summary}
+    with atomic_dir(out_dir, force=force) as tmp:
+        write_yaml(tmp / "config.yaml", resolved)
+        write_json(tmp / "metrics.json", metrics)
+        oof_table(pairs["id"], folds, targets, cv.oof).to_parquet(tmp / "oof.parquet", index=False)
+        save_model(final, tmp / "model")
+        write_json(tmp / "run.json", {
+            "kind": "train", "arenapref_version": __version__, "python": sys.version.split()[0],
+            "platform": platform.platform(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "seconds_cv": round(cv_seconds, 2), "seconds_total": round(time.perf_counter() - start, 2),
+            "n_rows": len(pairs), "label_counts": np.bincount(targets.argmax(axis=1), minlength=3).tolist(),
+            "sources": pairs["source"].value_counts().to_dict(),
+        })
+    return TrainResult(out_dir, metrics, table)
+
+
+def _init_params(kind: str) -> list[str]:
+    import inspect
+
+    from arenapref.models.registry import model_class
+
+    return list(inspect.signature(model_class(kind).__init__).parameters)
