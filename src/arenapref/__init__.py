@@ -1,3 +1,13 @@
 """arenapref: predict which of two chatbot answers a human prefers (P(A wins), P(B wins), P(tie))."""
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load"]
+
+
+def __getattr__(name: str) -> object:  # keeps `import arenapref` light: pandas/models load on first use of `load`
+    if name == "load":
+        from arenapref.api import load
+
+        return load
+    raise AttributeError(f"module 'arenapref' has no attribute {name!r}")

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arenapref.commands.predict",
     "arenapref.commands.demo",
     "arenapref.commands.data",
+    "arenapref.commands.blend",
 )
 
 

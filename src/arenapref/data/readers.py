@@ -21,15 +21,15 @@ from typing import Any, Literal
 import pandas as pd
 
 from arenapref.data.schema import COLUMNS, LABEL_COLUMNS, TEXT_COLUMNS, empty_pairs
-from arenapref.data.validation import BadRow, DataError, RowError, clean_row
+from arenapref.data.validation import _RAW_BAD_BYTE, BadRow, DataError, RowError, clean_row
 
 OnBadRow = Literal["error", "skip"]
 KAGGLE_TRAIN_COLUMNS = ("id", "model_a", "model_b", *TEXT_COLUMNS, *LABEL_COLUMNS)
 KAGGLE_TEST_COLUMNS = ("id", *TEXT_COLUMNS)
 KNOWN_EXTRA_COLUMNS = ("source",)
 
-# A raw record: (line number, dict of raw cells)
-RawRows = Iterator[tuple[int, dict[str, Any]]]
+# A raw record: (line number, dict of raw cells), or (line number, RowError) for a line that cannot be parsed
+RawRows = Iterator[tuple[int, "dict[str, Any] | RowError"]]
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -65,9 +65,9 @@ def _kaggle_rows(path: Path) -> tuple[list[str], RawRows]:
                     raise DataError(path, f"broken CSV record ({err})", line=line) from None
                 if cells:
                     if len(cells) != len(header):
-                        raise DataError(path, f"{len(cells)} cells, the header has {len(header)}", line=line,
-                                        row_id=cells[0] if cells else None)
-                    yield line, dict(zip(header, cells))
+                        yield line, RowError(None, f"{len(cells)} cells, the header has {len(header)}")
+                    else:
+                        yield line, dict(zip(header, cells))
                 line = reader.line_num + 1
         finally:
             handle.close()
@@ -80,12 +80,16 @@ def _jsonl_rows(path: Path) -> RawRows:
         for line_no, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
+            if _RAW_BAD_BYTE.search(text):  # a JSON escape like \udc80 is fine; a raw byte is not UTF-8
+                raise DataError(path, "invalid UTF-8 bytes on this line", line=line_no)
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as err:
-                raise DataError(path, f"not valid JSON ({err.msg} at char {err.pos})", line=line_no) from None
+                yield line_no, RowError(None, f"not valid JSON ({err.msg} at char {err.pos})")
+                continue
             if not isinstance(obj, dict):
-                raise DataError(path, f"expected a JSON object per line, got {type(obj).__name__}", line=line_no)
+                yield line_no, RowError(None, f"expected a JSON object per line, got {type(obj).__name__}")
+                continue
             yield line_no, obj
 
 
@@ -120,9 +124,11 @@ def _collect(path: Path, records: RawRows, *, json_encoded: bool, labelled: bool
     bad: list[BadRow] = []
     seen: dict[str, int] = {}
     for line, raw in records:
-        raw_id = raw.get("id")
+        raw_id = None if isinstance(raw, RowError) else raw.get("id")
         row_id = None if raw_id is None else str(raw_id)
         try:
+            if isinstance(raw, RowError):
+                raise raw
             is_labelled = labelled if labelled is not None else any(_present(raw.get(c)) for c in LABEL_COLUMNS)
             row = clean_row(raw, json_encoded=json_encoded, labelled=is_labelled,
                             allow_soft_labels=allow_soft_labels, source=source)
@@ -163,6 +169,8 @@ def _read_objects(path: Path, records: RawRows, *, on_bad_row: OnBadRow, allow_s
     first = next(records, None)
     if first is None:
         raise DataError(path, "empty file: no rows")
+    if isinstance(first[1], RowError):
+        raise DataError(path, str(first[1]), line=first[0])
     missing = [c for c in ("id", *TEXT_COLUMNS) if c not in first[1]]
     if missing:
         raise DataError(path, f"missing key(s) {missing}; the first row has {sorted(first[1])}", line=first[0])
@@ -199,6 +207,11 @@ FORMAT_READERS: dict[str, Reader] = {
 
 
 def detect_format(path: Path) -> str:
+    from arenapref.data.sources import sniff_format  # public schemas are recognised by their keys
+
+    sniffed = sniff_format(path)
+    if sniffed is not None:
+        return sniffed
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
         return "kaggle"
@@ -266,3 +279,9 @@ def write_pairs(frame: pd.DataFrame, path: str | Path) -> None:
                         if rec.get(col) is not None and rec[col] != rec[col]:  # NaN -> absent
                             rec.pop(col)
                     handle.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+# public data set adapters (arenapref.data.sources) import this module lazily, so registering last is safe
+from arenapref.data.sources import SOURCE_READERS  # noqa: E402
+
+FORMAT_READERS.update(SOURCE_READERS)

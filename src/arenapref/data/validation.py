@@ -132,16 +132,25 @@ def check_labels(values: list[float], *, allow_soft: bool) -> None:
         raise RowError(",".join(LABEL_COLUMNS), f"labels {values} are not one-hot (exactly one 1)")
 
 
+def clean_name(value: Any, field: str, *, json_encoded: bool) -> str:
+    """An id or model name as valid Unicode (output files are UTF-8, so a lone surrogate cannot stay)."""
+    text = str(value)
+    if json_encoded and _RAW_BAD_BYTE.search(text):
+        raise RowError(field, "invalid UTF-8 bytes in the cell")
+    return fix_text(text)
+
+
 def clean_row(raw: dict[str, Any], *, json_encoded: bool, labelled: bool, allow_soft_labels: bool,
               source: str) -> dict[str, Any]:
     """Validate one raw row and return it in canonical form (see :mod:`arenapref.data.schema`)."""
     row_id = raw.get("id")
     if row_id is None or (isinstance(row_id, float) and math.isnan(row_id)) or str(row_id).strip() == "":
         raise RowError("id", "empty id")
-    out: dict[str, Any] = {"id": str(row_id)}
+    out: dict[str, Any] = {"id": clean_name(row_id, "id", json_encoded=json_encoded)}
     for side in ("model_a", "model_b"):
         name = raw.get(side)
-        out[side] = None if name is None or (isinstance(name, float) and math.isnan(name)) or name == "" else str(name)
+        out[side] = None if name is None or (isinstance(name, float) and math.isnan(name)) or name == "" \
+            else clean_name(name, side, json_encoded=json_encoded)
     for field in TEXT_COLUMNS:
         out[field] = parse_turns(raw.get(field), field, json_encoded=json_encoded)
     counts = {f: len(out[f]) for f in TEXT_COLUMNS}

@@ -16,6 +16,7 @@ MODEL_TYPES: dict[str, str] = {
     "prior": "arenapref.models.prior:PriorModel",
     "length": "arenapref.models.length:LengthModel",
     "gbdt": "arenapref.models.gbdt:GBDTModel",
+    "blend": "arenapref.ensemble.model:BlendModel",
 }
 MANIFEST = "model.json"
 

@@ -1,0 +1,248 @@
+"""arenapref batch --run RUN_DIR --input pairs.jsonl --output scores.jsonl [--resume | --force]
+
+Scores a JSONL file of pairs as a stream: memory stays flat however long the input is (one chunk of
+rows at a time, plus 8 bytes per row for the duplicate-id check). Input lines are objects with ``id``,
+``prompt``, ``response_a``, ``response_b`` (each a string or a list of turns); other keys are ignored.
+Output lines keep the input's ids and order::
+
+    {"id": ..., "winner_model_a": 0.41, "winner_model_b": 0.33, "winner_tie": 0.26, "verdict": "A"}
+
+The whole input is validated before anything is written, so a bad line stops the run with an error
+naming line and field and no output. Rows go to ``OUTPUT.partial`` chunk by chunk (flushed to disk),
+which is renamed to ``OUTPUT`` when complete; after an interruption ``--resume`` checks that the
+partial rows match the input and continues after the last complete one. An existing output is never
+replaced unless ``--force`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arenapref.data.schema import LABEL_COLUMNS, TEXT_COLUMNS
+from arenapref.data.validation import _RAW_BAD_BYTE, DataError, RowError, clean_row
+from arenapref.runs import OutputExistsError
+
+DEFAULT_CHUNK = 512
+
+
+@dataclass
+class BatchStats:
+    total: int = 0
+    resumed: int = 0
+    scored: int = 0
+    seconds: float = 0.0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="score a JSONL file of pairs as a stream (resumable)")
+    p.add_argument("--run", required=True, help="run directory made by train, demo or blend")
+    p.add_argument("--input", required=True, help="JSONL: one {id, prompt, response_a, response_b} per line")
+    p.add_argument("--output", required=True, help="JSONL of scores to write (same ids, same order)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue an interrupted run (OUTPUT.partial)")
+    mode.add_argument("--force", action="store_true", help="start over, replacing an existing output")
+    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="rows per model call")
+    p.add_argument("--no-swap-tta", dest="swap_tta", action="store_const", const=False, default=None,
+                   help="do not average with the A/B-swapped prediction")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def partial_path(output: Path) -> Path:
+    return output.with_name(output.name + ".partial")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line; undecodable bytes are kept visible as surrogates."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        for line_no, text in enumerate(handle, start=1):
+            if text.strip():
+                yield line_no, text
+
+
+def _parse(path: Path, line_no: int, text: str) -> tuple[Any, dict[str, Any]]:
+    """(original id, canonical row) of one input line, or a DataError naming line, id and field."""
+    if _RAW_BAD_BYTE.search(text):
+        raise DataError(path, "invalid UTF-8 bytes on this line", line=line_no)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"not valid JSON ({err.msg} at char {err.pos})", line=line_no) from None
+    if not isinstance(obj, dict):
+        raise DataError(path, f"expected a JSON object per line, got {type(obj).__name__}", line=line_no)
+    raw_id = obj.get("id")
+    shown = None if raw_id is None else str(raw_id)
+    for key in ("id", *TEXT_COLUMNS):
+        if key not in obj:
+            raise DataError(path, f"missing key '{key}'", line=line_no, row_id=shown, field=key)
+    if isinstance(raw_id, (dict, list, bool)):
+        raise DataError(path, f"id must be a string or a number, got {type(raw_id).__name__}",
+                        line=line_no, field="id")
+    try:
+        row = clean_row(obj, json_encoded=False, labelled=False, allow_soft_labels=False, source=path.name)
+    except RowError as err:
+        raise DataError(path, str(err), line=line_no, row_id=shown, field=err.field) from None
+    return raw_id, row
+
+
+def _id_key(row_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(row_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+def _finished_rows(partial: Path) -> Iterator[tuple[int, str]]:
+    """(byte offset after the line, id) of each complete line of a partial output."""
+    offset = 0
+    with open(partial, "rb") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n"):
+                return  # the last line was cut by the interruption: it is redone
+            try:
+                row_id = json.loads(line)["id"]
+            except (ValueError, KeyError, TypeError):
+                raise DataError(partial, "not a line this command wrote; use --force to start over",
+                                line=line_no) from None
+            offset += len(line)
+            yield offset, str(row_id)
+
+
+def check_input(path: Path, partial: Path | None) -> tuple[int, int, int]:
+    """Validate every input line; with a partial output, check it matches the input's first rows.
+
+    Returns (rows in the input, rows already finished, byte length of the finished part).
+    """
+    seen: dict[int, int] = {}
+    done = _finished_rows(partial) if partial is not None else iter(())
+    n_rows = n_done = keep_bytes = 0
+    for line_no, text in _lines(path):
+        _, row = _parse(path, line_no, text)
+        key = _id_key(row["id"])
+        if key in seen:
+            raise DataError(path, f"duplicate id (first seen on line {seen[key]})", line=line_no,
+                            row_id=row["id"], field="id")
+        seen[key] = line_no
+        n_rows += 1
+        if n_done == n_rows - 1:
+            finished = next(done, None)
+            if finished is not None:
+                offset, done_id = finished
+                if done_id != row["id"]:
+                    raise DataError(partial or path, f"row {n_rows} has id {done_id!r} but the input has "
+                                    f"{row['id']!r} there: this partial output belongs to another input; "
+                                    "use --force to start over")
+                n_done, keep_bytes = n_rows, offset
+    if n_rows == 0:
+        raise DataError(path, "empty file: no rows")
+    if next(done, None) is not None:
+        raise DataError(partial or path, f"has more rows than the input ({n_rows}); use --force to start over")
+    return n_rows, n_done, keep_bytes
+
+
+def _rows_after(path: Path, skip: int) -> Iterator[tuple[Any, dict[str, Any]]]:
+    seen = 0
+    for line_no, text in _lines(path):
+        seen += 1
+        if seen > skip:
+            yield _parse(path, line_no, text)
+
+
+def _score_line(raw_id: Any, proba: Any) -> str:
+    from arenapref.data.schema import CLASS_NAMES
+
+    out = {"id": raw_id, **{col: float(p) for col, p in zip(LABEL_COLUMNS, proba)},
+           "verdict": CLASS_NAMES[int(proba.argmax())]}
+    # ASCII escapes keep the output valid UTF-8 whatever the ids contain
+    return json.dumps(out, ensure_ascii=True) + "\n"
+
+
+def score_jsonl(judge: Any, input_path: str | Path, output_path: str | Path, *, resume: bool = False,
+                force: bool = False, chunk_size: int = DEFAULT_CHUNK, progress: bool = True,
+                stats: BatchStats | None = None) -> BatchStats:
+    """Score ``input_path`` into ``output_path`` with a :class:`arenapref.api.Judge` (see module doc)."""
+    from tqdm.auto import tqdm
+
+    from arenapref.api import pairs_frame, release_feature_cache
+
+    input_path, output_path = Path(input_path), Path(output_path)
+    stats = stats if stats is not None else BatchStats()
+    if chunk_size < 1:
+        raise ValueError(f"--chunk-size must be at least 1, got {chunk_size}")
+    if not input_path.is_file():
+        raise DataError(input_path, "no such file")
+    if input_path.resolve() == output_path.resolve():
+        raise ValueError(f"{output_path}: the output cannot be the input file")
+    partial = partial_path(output_path)
+    if output_path.exists() and not (force or resume):
+        raise OutputExistsError(f"{output_path}: output already exists; pass --force to replace it")
+    if partial.exists() and not (resume or force):
+        raise OutputExistsError(f"{partial}: an interrupted run left this; pass --resume to continue it "
+                                f"or --force to start over")
+    start = time.perf_counter()
+    if resume and output_path.exists() and not partial.exists():
+        # resuming a run that had finished: check it covers the input, then there is nothing to do
+        stats.total, stats.resumed, _ = check_input(input_path, output_path)
+        if stats.resumed != stats.total:
+            raise DataError(output_path, f"has {stats.resumed} of the input's {stats.total} rows; "
+                            "use --force to start over")
+        stats.seconds = time.perf_counter() - start
+        return stats
+    use_partial = resume and partial.exists()
+    stats.total, stats.resumed, keep_bytes = check_input(input_path, partial if use_partial else None)
+    with open(partial, "r+b" if use_partial else "wb") as handle:
+        handle.truncate(keep_bytes)  # drops a line cut short by the interruption
+        handle.seek(keep_bytes)
+        bar = tqdm(total=stats.total, initial=stats.resumed, unit="rows", desc="batch", disable=not progress,
+                   file=sys.stderr)
+        ids: list[Any] = []
+        rows: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            proba = judge.predict_pairs(pairs_frame(rows))
+            handle.write("".join(_score_line(i, p) for i, p in zip(ids, proba)).encode("ascii"))
+            handle.flush()
+            os.fsync(handle.fileno())
+            stats.scored += len(rows)
+            bar.update(len(rows))
+            ids.clear()
+            rows.clear()
+            release_feature_cache()
+
+        for raw_id, row in _rows_after(input_path, stats.resumed):
+            ids.append(raw_id)
+            rows.append(row)
+            if len(rows) >= chunk_size:
+                flush()
+        if rows:
+            flush()
+        bar.close()
+    os.replace(partial, output_path)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def run(args: argparse.Namespace) -> int:
+    from arenapref.api import load
+
+    judge = load(args.run, swap_tta=args.swap_tta)
+    stats = BatchStats()
+    try:
+        score_jsonl(judge, args.input, args.output, resume=args.resume, force=args.force,
+                    chunk_size=args.chunk_size, progress=not args.quiet, stats=stats)
+    except KeyboardInterrupt:
+        done = stats.resumed + stats.scored
+        print(f"arenapref batch: interrupted after {done:,} of {stats.total:,} rows; they are kept in "
+              f"{partial_path(Path(args.output))}; rerun with --resume to finish", file=sys.stderr)
+        return 130
+    rate = stats.scored / stats.seconds if stats.seconds > 0 else float("nan")
+    resumed = f" ({stats.resumed:,} already done before --resume)" if stats.resumed else ""
+    print(f"wrote {stats.total:,} rows to {args.output}{resumed}; scored {stats.scored:,} in "
+          f"{stats.seconds:.1f} s ({rate:,.0f} rows/s)")
+    return 0
