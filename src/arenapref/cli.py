@@ -18,7 +18,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arenapref.commands.predict",
     "arenapref.commands.demo",
     "arenapref.commands.data",
+    "arenapref.commands.pseudo_label",
+    "arenapref.commands.compare",
+    "arenapref.commands.batch",
+    "arenapref.commands.serve",
     "arenapref.commands.blend",
+    "arenapref.commands.report",
 )
 
 

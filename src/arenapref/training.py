@@ -56,6 +56,11 @@ def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str
     start = time.perf_counter()
     pairs = read_training_data(data_paths, config, fmt=fmt, log=log)
     log(f"read {len(pairs):,} labelled pairs from {len(data_paths)} file(s)")
+    extra_paths = list(config.get("data", {}).get("extra") or [])
+    # data.extra: other data sets that train every fold and the final model but are never validated on
+    extra = read_training_data(extra_paths, config, log=log) if extra_paths else None
+    if extra is not None:
+        log(f"read {len(extra):,} extra training pairs from {len(extra_paths)} file(s) (never validated on)")
     seed = int(config.get("seed", 42))
     n_folds = int(config.get("cv", {}).get("n_folds", 5))
     model_spec = dict(config["model"])
@@ -67,14 +72,16 @@ def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str
 
     folds = grouped_folds(pairs, n_folds=n_folds, seed=seed)
     targets = targets_of(pairs)
-    cv = cross_validate(pairs, model_spec, folds, swap_tta=swap_tta, progress=progress)
+    cv = cross_validate(pairs, model_spec, folds, swap_tta=swap_tta, progress=progress, extra=extra)
     summary = cv.summary(targets)
     table = format_cv_table(model_spec["type"], summary)
     cv_seconds = time.perf_counter() - start
 
     log("fitting the final model on all rows")
-    final = build_model(model_spec).fit(pairs)
+    final = build_model(model_spec).fit(pairs if extra is None else concat_pairs([pairs, extra], what="data + extra"))
     resolved = {**config, "model": model_spec, "data_paths": [str(Path(p).resolve()) for p in data_paths]}
+    if extra_paths:
+        resolved["data"] = {**config["data"], "extra": [str(Path(p).resolve()) for p in extra_paths]}
     metrics = {"model": model_spec["type"], "swap_tta": swap_tta, "seed": seed, **summary}
     with atomic_dir(out_dir, force=force) as tmp:
         write_yaml(tmp / "config.yaml", resolved)

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 # more `data` sub-commands register here (module with add_parser(dsub))
-DATA_COMMAND_MODULES: tuple[str, ...] = ()
+DATA_COMMAND_MODULES: tuple[str, ...] = ("arenapref.commands.data_extra",)
 
 
 def run_download(args: argparse.Namespace) -> int:

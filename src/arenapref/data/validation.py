@@ -32,7 +32,8 @@ class DataError(ValueError):
         if line is not None:
             where.append(f"line {line}")
         if row_id is not None:
-            where.append(f"id {row_id}")
+            # an id with undecodable bytes is shown escaped, so the message itself can always be printed
+            where.append(f"id {str(row_id).encode('utf-8', 'backslashreplace').decode('utf-8')}")
         if field is not None:
             where.append(f"field '{field}'")
         super().__init__(": ".join([", ".join(where), message]))
@@ -152,6 +153,8 @@ def clean_row(raw: dict[str, Any], *, json_encoded: bool, labelled: bool, allow_
         out[side] = None if name is None or (isinstance(name, float) and math.isnan(name)) or name == "" \
             else clean_name(name, side, json_encoded=json_encoded)
     for field in TEXT_COLUMNS:
+        if field not in raw:
+            raise RowError(field, "missing key")
         out[field] = parse_turns(raw.get(field), field, json_encoded=json_encoded)
     counts = {f: len(out[f]) for f in TEXT_COLUMNS}
     if len(set(counts.values())) != 1:

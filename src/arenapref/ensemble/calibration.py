@@ -126,7 +126,8 @@ def reliability_bins(confidence: np.ndarray, outcome: np.ndarray, n_bins: int = 
     }
 
 
-def _binned_gap(confidence: np.ndarray, outcome: np.ndarray, n_bins: int) -> float:
+def binned_gap(confidence: np.ndarray, outcome: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """Count-weighted mean |mean confidence − mean outcome| over the reliability bins."""
     bins = reliability_bins(confidence, outcome, n_bins)
     total = bins["count"].sum()
     return float((bins["count"] * np.abs(bins["confidence"] - bins["observed"])).sum() / total) if total else \
@@ -139,11 +140,11 @@ def expected_calibration_error(targets: np.ndarray, proba: np.ndarray, n_bins: i
     proba = np.asarray(proba, dtype=float)
     top = proba.argmax(axis=1)
     rows = np.arange(len(proba))
-    return _binned_gap(proba[rows, top], targets[rows, top], n_bins)
+    return binned_gap(proba[rows, top], targets[rows, top], n_bins)
 
 
 def classwise_ece(targets: np.ndarray, proba: np.ndarray, n_bins: int = ECE_BINS) -> float:
     """Mean over the three classes of the binned |p(class) − frequency of the class|."""
     targets = np.asarray(targets, dtype=float)
     proba = np.asarray(proba, dtype=float)
-    return float(np.mean([_binned_gap(proba[:, j], targets[:, j], n_bins) for j in range(3)]))
+    return float(np.mean([binned_gap(proba[:, j], targets[:, j], n_bins) for j in range(3)]))

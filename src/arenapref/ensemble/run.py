@@ -54,12 +54,12 @@ def _row(name: str, s: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_blend_table(metrics: dict[str, Any]) -> str:
-    lines = [f"{'':<44} {'log loss':>9} {'accuracy':>9} {'ECE':>7}"]
+    lines = [f"{'':<48} {'log loss':>9} {'accuracy':>9} {'ECE':>7}"]
     for r in metrics["compare"]:
-        lines.append(f"{r['name']:<44} {r['log_loss']:>9.4f} {r['accuracy']:>9.3f} {r['ece']:>7.4f}")
+        lines.append(f"{r['name']:<48} {r['log_loss']:>9.4f} {r['accuracy']:>9.3f} {r['ece']:>7.4f}")
     b = metrics["baselines"]
-    lines.append(f"{'class prior (other folds)':<44} {b['prior']:>9.4f} {b['prior_accuracy']:>9.3f}")
-    lines.append(f"{'uniform':<44} {b['uniform']:>9.4f}")
+    lines.append(f"{'class prior (other folds)':<48} {b['prior']:>9.4f} {b['prior_accuracy']:>9.3f}")
+    lines.append(f"{'uniform':<48} {b['uniform']:>9.4f}")
     return (f"grouped {metrics['n_folds']}-fold CV, {metrics['n_rows']:,} rows (blend/calibration fitted in "
             f"nested CV)\n" + "\n".join(lines))
 

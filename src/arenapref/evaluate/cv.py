@@ -38,17 +38,31 @@ class CVResult:
 
 
 def cross_validate(pairs: pd.DataFrame, model_spec: dict[str, Any], folds: np.ndarray, *,
-                   swap_tta: bool = True, progress: bool = True) -> CVResult:
-    """Fit ``model_spec`` on all folds but one, predict the held-out fold, for every fold."""
+                   swap_tta: bool = True, progress: bool = True, extra: pd.DataFrame | None = None) -> CVResult:
+    """Fit ``model_spec`` on all folds but one, predict the held-out fold, for every fold.
+
+    ``extra`` rows (other data sets) join the training rows of every fold and are never validated on;
+    an extra row whose prompt is in the validation fold sits that fold out (it would leak the prompt).
+    """
     targets = targets_of(pairs)
     oof = np.zeros((len(pairs), 3))
     result = CVResult(oof=oof, folds=folds)
     fold_ids = sorted(np.unique(folds))
+    if extra is not None:
+        from arenapref.data.folds import prompt_groups
+
+        groups = prompt_groups(pd.concat([pairs[["prompt"]], extra[["prompt"]]], ignore_index=True))
+        own_groups, extra_groups = groups[:len(pairs)], groups[len(pairs):]
     for k in tqdm(fold_ids, desc="cv folds", disable=not progress):
         valid = folds == k
         start = time.perf_counter()
         model = build_model(model_spec)
-        model.fit(pairs.loc[~valid])
+        if extra is None:
+            train = pairs.loc[~valid]
+        else:
+            clean = ~np.isin(extra_groups, own_groups[valid])
+            train = pd.concat([pairs.loc[~valid], extra.loc[clean]], ignore_index=True)
+        model.fit(train)
         oof[valid] = model.predict_proba(pairs.loc[valid], swap_tta=swap_tta)
         base = baselines(targets[~valid], targets[valid])
         result.per_fold.append({

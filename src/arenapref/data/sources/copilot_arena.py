@@ -28,8 +28,7 @@ def csv_records(path: Path) -> Records:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
     except (ValueError, pd.errors.ParserError) as err:
         raise DataError(path, f"not a readable CSV ({err})") from None
-    for i, rec in enumerate(table.to_dict(orient="records"), start=1):
-        yield i, rec
+    yield from enumerate(table.to_dict(orient="records"), start=1)
 
 
 def read_copilot_arena(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,

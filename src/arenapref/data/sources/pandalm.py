@@ -17,6 +17,7 @@ import pandas as pd
 from arenapref.data.sources.common import check_keys, collect, json_records, one_hot, require, soft, text_of
 from arenapref.data.validation import BadRow, RowError
 
+
 def answer_text(raw: dict[str, Any], key: str) -> str:
     """A response cell; a few upstream answers were stored as JSON booleans (the model said "True")."""
     value = raw.get(key)

@@ -133,6 +133,15 @@ def init_head(model: nn.Module, seed: int) -> None:
                     module.bias.zero_()
 
 
+def _forget_gguf(model: nn.Module) -> None:
+    """GGUF weights arrive de-quantised to plain tensors, but transformers still marks the model as quantised
+    (which blocks ``.to(dtype)``, bf16 inference and saving a plain config): drop the marks."""
+    model.is_quantized = False
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
 def build_classifier(spec: ModelSpec, tokenizer: Any, *, seed: int = 42, weights_dir: Path | None = None,
                      quantization: str | None = None, dtype: str | None = None) -> nn.Module:
     """A 3-class ``AutoModelForSequenceClassification``.
@@ -173,6 +182,8 @@ def build_classifier(spec: ModelSpec, tokenizer: Any, *, seed: int = 42, weights
             kwargs["quantization_config"] = qconfig
             kwargs["device_map"] = {"": torch.cuda.current_device()}
         model = AutoModelForSequenceClassification.from_pretrained(base, **kwargs)
+        if gguf:
+            _forget_gguf(model)
         init_head(model, seed)
     if len(tokenizer) > model.config.vocab_size:
         model.resize_token_embeddings(len(tokenizer))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from arenapref.data.schema import B, A, TIE, has_labels, targets_of
+from arenapref.data.schema import TIE, A, B, has_labels, targets_of
 from arenapref.text.render import PairRenderer, RenderedPair, truncation_report
 
 SWAP_COLUMNS = [B, A, TIE]

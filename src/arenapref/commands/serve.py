@@ -1,0 +1,63 @@
+"""arenapref serve --run RUN_DIR [--host 127.0.0.1] [--port 8000]: the HTTP service and its web page."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+from arenapref.serve.settings import Limits
+
+DEFAULTS = Limits()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="HTTP service + web page for a run's model (needs the serve extra)")
+    p.add_argument("--run", required=True, help="run directory made by train, demo or blend")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-batch", type=int, default=32, help="rows per model call when requests queue up "
+                   "(1 turns micro-batching off)")
+    p.add_argument("--max-body-bytes", type=int, default=DEFAULTS.max_body_bytes)
+    p.add_argument("--max-chars", type=int, default=DEFAULTS.max_chars, help="characters per field")
+    p.add_argument("--max-turns", type=int, default=DEFAULTS.max_turns)
+    p.add_argument("--max-items", type=int, default=DEFAULTS.max_items, help="pairs per /v1/batch request")
+    p.add_argument("--no-swap-tta", dest="swap_tta", action="store_const", const=False, default=None,
+                   help="do not average with the A/B-swapped prediction")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info"])
+    p.set_defaults(func=run)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    for name in ("max_batch", "max_body_bytes", "max_chars", "max_turns", "max_items"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        import uvicorn
+
+        from arenapref.serve.app import create_app
+    except ImportError as err:
+        raise ImportError(f"serve needs the serve extra: pip install 'arenapref[serve]' ({err})") from None
+    from arenapref.api import load
+
+    judge = load(args.run, swap_tta=args.swap_tta)
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_turns=args.max_turns, max_chars=args.max_chars,
+                    max_items=args.max_items)
+    app = create_app(judge, limits=limits, max_batch=args.max_batch)
+    if not is_loopback(args.host):
+        print(f"arenapref serve: warning: binding {args.host}: the service has no authentication; anyone who "
+              "can reach this address can use it", file=sys.stderr)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving {judge.run_dir} ({judge.info.get('model')}) on http://{shown}:{args.port}/  "
+          f"(API docs at /docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,128 @@
+"""The HTTP service: one loaded :class:`arenapref.api.Judge` behind a small JSON API and a web page.
+
+``POST /v1/compare``  one pair -> three probabilities and the verdict
+``POST /v1/batch``    up to ``max_items`` pairs in one request, answers in the same order
+``GET  /v1/model``    what is loaded (model, recipe, CV metrics, version) and the limits
+``GET  /healthz``     liveness
+``GET  /``            the web page (static files in ``serve/static``, no external assets)
+``GET  /docs``        OpenAPI (the schema itself is at ``/openapi.json``)
+
+Conversation text is never logged: the app logs nothing of a request body, validation errors are
+answered without echoing the input back, and uvicorn's access log has only method, path and status.
+"""
+
+# no `from __future__ import annotations`: FastAPI reads the request models built inside create_app
+# from the endpoint annotations at runtime
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from arenapref import __version__
+from arenapref.api import InputError, Judge, clean_pair, pairs_frame, release_feature_cache
+from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS
+from arenapref.serve.batcher import MicroBatcher
+from arenapref.serve.limits import BodySizeLimit
+from arenapref.serve.schemas import BatchResponse, Health, Scores, request_models
+from arenapref.serve.settings import Limits
+
+STATIC = Path(__file__).resolve().parent / "static"
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not UTF-8 JSON"},
+    413: {"description": "the body is larger than the service's limit"},
+}
+
+
+def _scores(proba: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {col: float(p) for col, p in zip(LABEL_COLUMNS, proba)}
+    out["verdict"] = CLASS_NAMES[int(np.argmax(proba))]
+    return out
+
+
+def _unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": errors})
+
+
+def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 32) -> FastAPI:
+    """The FastAPI app serving ``judge``; ``max_batch`` rows per model call (1 turns batching off)."""
+    limits = limits or Limits()
+
+    def score(rows: list[dict[str, Any]]) -> np.ndarray:
+        proba = judge.predict_pairs(pairs_frame(rows))
+        release_feature_cache()
+        return proba
+
+    batcher = MicroBatcher(score, max_rows=max_batch)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        await batcher.close()
+
+    app = FastAPI(title="arenapref", version=__version__, lifespan=lifespan,
+                  description="Which of two chatbot answers would a human prefer? P(A wins), P(B wins), "
+                              "P(tie) from a trained arenapref run.")
+    app.state.judge, app.state.batcher, app.state.limits = judge, batcher, limits
+    app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
+    compare_model, batch_model = request_models(limits)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the default handler echoes the offending input back; for a 200k-character field that is
+        # both a waste and a way for conversation text to end up in client logs
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return _unprocessable(errors)
+
+    def cleaned(body: Any, index: int | None = None) -> dict[str, Any]:
+        try:
+            return clean_pair(body.prompt, body.response_a, body.response_b)
+        except InputError as err:
+            loc = ["body"] + (["items", index] if index is not None else []) + ([err.field] if err.field else [])
+            raise _InvalidPair(loc, str(err)) from None
+
+    @app.exception_handler(_InvalidPair)
+    async def invalid_pair(request: Request, exc: _InvalidPair) -> JSONResponse:
+        return _unprocessable([{"loc": exc.loc, "msg": exc.message, "type": "value_error"}])
+
+    @app.post("/v1/compare", response_model=Scores, summary="Score one pair",
+              responses=ERROR_RESPONSES)
+    async def compare(body: compare_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        proba = await batcher.submit([cleaned(body)])
+        return _scores(proba[0])
+
+    @app.post("/v1/batch", response_model=BatchResponse, summary=f"Score up to {limits.max_items} pairs",
+              responses=ERROR_RESPONSES)
+    async def batch(body: batch_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        rows = [cleaned(item, i) for i, item in enumerate(body.items)]
+        proba = await batcher.submit(rows)
+        return {"results": [{"id": item.id, **_scores(p)} for item, p in zip(body.items, proba)]}
+
+    @app.get("/v1/model", summary="What is loaded")
+    async def model_info() -> dict[str, Any]:
+        return {**judge.info, "swap_tta": judge.swap_tta, "limits": limits.as_dict(), "max_batch": max_batch,
+                "served_by": f"arenapref {__version__}"}
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+class _InvalidPair(Exception):
+    """A request that passed the schema but not the pair checks (e.g. unequal turn counts)."""
+
+    def __init__(self, loc: list[Any], message: str) -> None:
+        super().__init__(message)
+        self.loc, self.message = loc, message

@@ -1,0 +1,111 @@
+"""Micro-batching: concurrent requests are scored together in one model call.
+
+Scoring a pair has a fixed cost per call (building a table, feature and booster overheads) that a
+batch shares; the bench (``bench/serve_load.py``) measures what it buys. Batching is greedy: the
+worker takes whatever is waiting (up to ``max_rows``) as soon as the model is free, so a lone request
+waits for nothing and a busy server sends bigger batches. The model runs in one worker thread, which
+keeps the event loop free and means the model is never called from two threads at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Score = Callable[[list[dict[str, Any]]], np.ndarray]
+
+
+@dataclass
+class _Job:
+    rows: list[dict[str, Any]]
+    future: asyncio.Future = field(repr=False)
+
+
+class MicroBatcher:
+    """``await batcher.submit(rows)`` returns the (len(rows), 3) probabilities of those rows."""
+
+    def __init__(self, score: Score, *, max_rows: int = 32) -> None:
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self.score = score
+        self.max_rows = max_rows
+        self.calls = 0  # model calls made
+        self.rows = 0  # rows scored
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: deque[_Job] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _ensure_worker(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arenapref-model")
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._loop, self._wake = loop, asyncio.Event()
+            self._task = loop.create_task(self._work())
+
+    async def submit(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        self._ensure_worker()
+        job = _Job(rows, asyncio.get_running_loop().create_future())
+        self._pending.append(job)
+        assert self._wake is not None
+        self._wake.set()
+        return await job.future
+
+    def _take(self) -> list[_Job]:
+        jobs = [self._pending.popleft()]
+        size = len(jobs[0].rows)
+        while self._pending and size + len(self._pending[0].rows) <= self.max_rows:
+            job = self._pending.popleft()
+            jobs.append(job)
+            size += len(job.rows)
+        return jobs
+
+    async def _run(self, jobs: list[_Job]) -> None:
+        loop = asyncio.get_running_loop()
+        rows = [r for job in jobs for r in job.rows]
+        try:
+            proba = await loop.run_in_executor(self._executor, self.score, rows)
+        except Exception as err:
+            if len(jobs) > 1:  # one bad request must not fail the others batched with it
+                for job in jobs:
+                    await self._run([job])
+                return
+            if not jobs[0].future.done():
+                jobs[0].future.set_exception(err)
+            return
+        self.calls += 1
+        self.rows += len(rows)
+        start = 0
+        for job in jobs:
+            if not job.future.done():  # the client may have gone away
+                job.future.set_result(proba[start:start + len(job.rows)])
+            start += len(job.rows)
+
+    async def _work(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                await self._run(self._take())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._executor is not None:
+            # a later request (e.g. an app restarted by a test client) makes a fresh one
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        self._task = None

@@ -1,0 +1,151 @@
+"""The Python API (arenapref.load -> Judge) and `arenapref compare`, on a small run trained on real rows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import arenapref
+from arenapref.api import InputError, Judge
+from arenapref.cli import main
+from arenapref.config import load_config
+from arenapref.data.readers import write_pairs
+from arenapref.data.schema import swap_pairs
+from arenapref.training import train_run
+
+
+def train_small_run(arena_pairs: pd.DataFrame, folder: Path, model: str = "length", n: int = 200) -> Path:
+    """A real run directory: `model` trained on the first `n` real arena rows, 2-fold CV."""
+    data = folder / "train.jsonl"
+    write_pairs(arena_pairs.iloc[:n], data)
+    config = load_config(None, {"model": {"type": model, "params": {}}, "cv": {"n_folds": 2}})
+    run_dir = folder / "run"
+    train_run([data], config, run_dir, progress=False, log=lambda *a: None)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def length_run(arena_pairs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_small_run(arena_pairs, tmp_path_factory.mktemp("api_run"))
+
+
+@pytest.fixture(scope="module")
+def judge(length_run: Path) -> Judge:
+    return arenapref.load(length_run)
+
+
+def test_import_is_light() -> None:
+    code = "import sys, arenapref; print('pandas' in sys.modules, callable(arenapref.load))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+
+
+def test_compare_returns_probabilities_and_verdict(judge: Judge) -> None:
+    result = judge.compare("How do I sort a list in Python?", "Use sorted(xs) or xs.sort().",
+                           "I cannot help with that.")
+    probs = np.array([result.p_a, result.p_b, result.p_tie])
+    assert np.all(probs > 0) and probs.sum() == pytest.approx(1.0)
+    assert result.verdict == ("A", "B", "tie")[int(probs.argmax())]
+    assert set(result.to_dict()) == {"winner_model_a", "winner_model_b", "winner_tie", "verdict"}
+
+
+def test_predict_matches_the_run_and_the_saved_model(judge: Judge, arena_pairs: pd.DataFrame) -> None:
+    from arenapref.predicting import predict_pairs
+
+    rows = arena_pairs.iloc[200:260].reset_index(drop=True)
+    proba = judge.predict(rows)
+    assert proba.shape == (60, 3)
+    np.testing.assert_allclose(proba, predict_pairs(judge.run_dir, rows, swap_tta=True), rtol=1e-6, atol=1e-9)
+    # swap averaging is on by default: swapping the answers swaps the A and B columns exactly
+    swapped = judge.predict(swap_pairs(rows))
+    np.testing.assert_allclose(swapped, proba[:, [1, 0, 2]], atol=1e-9)
+    no_tta = judge.predict(rows, swap_tta=False)
+    np.testing.assert_allclose(no_tta, judge.model.predict_proba(rows, swap_tta=False), atol=1e-12)
+    assert np.abs(no_tta - proba).max() > 0
+
+
+def test_compare_agrees_with_predict_for_multi_turn_rows(judge: Judge, arena_pairs: pd.DataFrame) -> None:
+    multi = arena_pairs[arena_pairs["prompt"].map(len) > 1].iloc[:3]
+    assert len(multi) == 3
+    table = judge.predict(multi)
+    for i, row in enumerate(multi.itertuples()):
+        result = judge.compare(list(row.prompt), list(row.response_a), list(row.response_b))
+        np.testing.assert_allclose([result.p_a, result.p_b, result.p_tie], table[i], atol=1e-9)
+    many = judge.compare_many([(r.prompt, r.response_a, r.response_b) for r in multi.itertuples()])
+    np.testing.assert_allclose([[c.p_a, c.p_b, c.p_tie] for c in many], table, atol=1e-9)
+
+
+def test_predict_accepts_plain_strings_and_ignores_other_columns(judge: Judge) -> None:
+    frame = pd.DataFrame({"prompt": ["Hi", ["Name a colour", "Another?"]],
+                          "response_a": ["Hello!", ["Red", "Blue"]],
+                          "response_b": ["Hey", ["Green", None]],
+                          "note": ["x", "y"]})
+    proba = judge.predict(frame)
+    assert proba.shape == (2, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    ((["a", "b"], "x", "y"), "response_a"),
+    (("a", ["x"], ["y", "z"]), "response_b"),
+    ((None, "x", "y"), "prompt"),
+    (("a", 7, "y"), "response_a"),
+    (("a", ["x", 3], "y"), "response_a"),
+    (("a", [], "y"), "response_a"),
+])
+def test_bad_arguments_name_the_field(judge: Judge, args: tuple, field: str) -> None:
+    with pytest.raises(InputError) as info:
+        judge.compare(*args)
+    assert info.value.field == field
+    assert f"field '{field}'" in str(info.value)
+
+
+def test_predict_names_the_bad_row(judge: Judge) -> None:
+    frame = pd.DataFrame({"prompt": ["a", "b", "c"], "response_a": ["x", ["y", "z"], "w"],
+                          "response_b": ["x", "y", "w"]})
+    with pytest.raises(InputError, match=r"row 1, field 'response_a'"):
+        judge.predict(frame)
+    with pytest.raises(InputError, match="missing column"):
+        judge.predict(frame.drop(columns=["response_b"]))
+
+
+def test_lone_surrogates_and_non_english_text_score(judge: Judge) -> None:
+    result = judge.compare("Как дела? \ud83d", "Хорошо, спасибо! 😀", "我很好\udc80")
+    assert 0 < result.p_a < 1 and result.verdict in {"A", "B", "tie"}
+
+
+def test_load_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such run directory"):
+        arenapref.load(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
+        arenapref.load(tmp_path)
+
+
+def test_compare_command_prints_json(length_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    answer = tmp_path / "long_answer.txt"
+    answer.write_text("A long answer\nwith several lines.\n" * 50, encoding="utf-8")
+    rc = main(["compare", "--run", str(length_run), "--prompt", "Explain recursion", "--a", f"@{answer}",
+               "--b", "It calls itself."])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    judge = arenapref.load(length_run)
+    expected = judge.compare("Explain recursion", answer.read_text(encoding="utf-8"), "It calls itself.")
+    assert out["winner_model_a"] == pytest.approx(expected.p_a)
+    assert out["verdict"] == expected.verdict and out["swap_tta"] is True
+
+
+def test_compare_command_multi_turn_and_errors(length_run: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(["compare", "--run", str(length_run), "--prompt", "hi", "--prompt", "and?",
+               "--a", "hello", "--a", "more", "--b", "hey", "--b", "yes"])
+    assert rc == 0 and "verdict" in capsys.readouterr().out
+    rc = main(["compare", "--run", str(length_run), "--prompt", "hi", "--prompt", "and?", "--a", "x", "--b", "y"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "field 'response_a'" in err and "unequal turn counts" in err
+    rc = main(["compare", "--run", str(length_run), "--prompt", "hi", "--a", "@/no/such/file", "--b", "y"])
+    assert rc == 2 and "no such file" in capsys.readouterr().err
