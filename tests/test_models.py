@@ -93,3 +93,22 @@ def test_unknown_model_type() -> None:
         build_model({"type": "nope"})
     with pytest.raises(ValueError, match="bad params"):
         build_model({"type": "prior", "params": {"bogus": 1}})
+
+
+def test_swapped_features_derive_exactly_from_the_direct_ones(arena_pairs: pd.DataFrame) -> None:
+    """The GBDT derives swapped features by column convention; on real rows that must equal recomputing."""
+    from arenapref.features.handmade import pair_features
+    from arenapref.features.swap import check_swap_convention
+    from arenapref.features.tfidf import TfidfPairFeatures
+
+    sample = arena_pairs.iloc[::4]
+    tfidf = TfidfPairFeatures(max_features=5000, svd_components=8).fit(sample)
+
+    def features(p: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([pair_features(p), tfidf.transform(p)], axis=1)
+
+    assert check_swap_convention(features(sample), features(swap_pairs(sample))) == []
+    broken = features(sample).assign(extra_a=1.0, extra_b=np.arange(len(sample)), lopsided=np.arange(len(sample)))
+    broken_swapped = features(swap_pairs(sample)).assign(extra_a=np.arange(len(sample)), extra_b=1.0,
+                                                         lopsided=-np.arange(len(sample)))
+    assert check_swap_convention(broken, broken_swapped) == ["lopsided"]

@@ -17,7 +17,7 @@ pytest.importorskip("matplotlib")
 from arenapref.cli import main  # noqa: E402
 from arenapref.config import load_config  # noqa: E402
 from arenapref.data.readers import write_pairs  # noqa: E402
-from arenapref.evaluate.report import breakdown, dominant_script, position_bias  # noqa: E402
+from arenapref.evaluate.report import breakdown, curve_from_history, dominant_script, position_bias  # noqa: E402
 from arenapref.models.prior import PriorModel  # noqa: E402
 from arenapref.runs import read_json, read_yaml, write_json, write_yaml  # noqa: E402
 from arenapref.training import train_run  # noqa: E402
@@ -152,3 +152,10 @@ def test_report_renders_in_headless_chromium(built_report: Path, tmp_path: Path)
     assert blue.mean() > 0.005, f"only {blue.mean():.4%} plot-blue pixels: figures not rendered?"
     rows_with_blue = np.flatnonzero(blue.any(axis=1))
     assert rows_with_blue.max() - rows_with_blue.min() > 1000      # several figures down the page, not one
+
+
+def test_llm_history_becomes_a_learning_curve() -> None:
+    history = [{"step": 1, "train_loss": 1.2, "lr": 1e-4}, {"step": 2, "train_loss": 1.1, "lr": 1e-4,
+                                                            "val_log_loss": 1.08}]
+    curve = curve_from_history(history)
+    assert curve["series"] == {"train_loss": [[1.0, 1.2], [2.0, 1.1]], "val_log_loss": [[2.0, 1.08]]}

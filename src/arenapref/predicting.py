@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from arenapref.data.schema import LABEL_COLUMNS
 from arenapref.models.base import normalise_proba
@@ -19,8 +20,9 @@ def predict_pairs(run_dir: str | Path, pairs: pd.DataFrame, *, swap_tta: bool = 
                   batch_size: int = 4096) -> np.ndarray:
     """(n, 3) probabilities from the run's final model, in the order of ``pairs``."""
     model = load_model(check_run_dir(run_dir) / "model")
+    starts = range(0, len(pairs), batch_size)
     parts = [model.predict_proba(pairs.iloc[i:i + batch_size], swap_tta=swap_tta)
-             for i in range(0, len(pairs), batch_size)]
+             for i in tqdm(starts, desc="predict", unit=" batches", disable=len(starts) < 3, leave=False)]
     return np.vstack(parts) if parts else np.zeros((0, 3))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from arenapref.data.schema import COLUMNS, LABEL_COLUMNS, TEXT_COLUMNS, empty_pairs
 from arenapref.data.validation import _RAW_BAD_BYTE, BadRow, DataError, RowError, clean_row
@@ -123,7 +124,9 @@ def _collect(path: Path, records: RawRows, *, json_encoded: bool, labelled: bool
     rows: list[dict[str, Any]] = []
     bad: list[BadRow] = []
     seen: dict[str, int] = {}
-    for line, raw in records:
+    # the bar shows only on a terminal; a 57k-row Kaggle file takes a few seconds to validate
+    for line, raw in tqdm(records, desc=f"read {path.name}", unit=" rows", disable=None, leave=False,
+                          mininterval=1.0):
         raw_id = None if isinstance(raw, RowError) else raw.get("id")
         row_id = None if raw_id is None else str(raw_id)
         try:

@@ -53,8 +53,9 @@ def guess_language(text: str) -> str:
         return script
     words = [w.casefold() for w in _WORD.findall(text)]
     hits = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
-    lang, top = max(hits.items(), key=lambda kv: kv[1])
-    return lang if top > 0 else "latin-other"
+    ranked = sorted(hits.items(), key=lambda kv: -kv[1])
+    (lang, top), (_, second) = ranked[0], ranked[1]
+    return lang if top > second else "latin-other"  # no function word, or a draw: do not guess
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:

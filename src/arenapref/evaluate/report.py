@@ -250,18 +250,42 @@ def compute_report(inputs: ReportInputs, *, position_rows: int = 2000, seed: int
             out["notes"].append("no model names in the data (model_a / model_b empty): per-model tables skipped")
         if position_rows > 0:
             out["position_bias"] = _position_section(inputs, pairs, position_rows, seed, out, log)
-    learning = inputs.run_dir / LEARNING_CURVE_FILE
-    if learning.exists():
+    source, curve = find_learning_curve(inputs.run_dir)
+    if curve is not None:
         try:
-            curve = read_json(learning)
-            out["learning_curve"] = curve
             out["figures"]["learning_curve"] = plots.learning_curve_figure(curve)
+            out["learning_curve"] = curve
         except (ValueError, KeyError, TypeError) as err:
-            out["notes"].append(f"{learning}: not a valid learning curve ({err}); expected "
+            out["notes"].append(f"{source}: not a valid learning curve ({err}); expected "
                                 f'{{"x": ..., "series": {{name: [[x, y], ...]}}}}')
     else:
-        out["notes"].append(f"no {LEARNING_CURVE_FILE} in the run (iterative trainers write one): no learning curves")
+        out["notes"].append(f"no {LEARNING_CURVE_FILE} (or training history in model/llm.json) in the run: "
+                            f"no learning curves")
     return out
+
+
+def curve_from_history(history: list[dict[str, Any]], x: str = "step") -> dict[str, Any]:
+    """A learning curve from per-step records (``{"step": 10, "train_loss": .., "val_log_loss": ..}``)."""
+    series: dict[str, list[list[float]]] = {}
+    for record in history:
+        for key, value in record.items():
+            if key not in (x, "lr") and isinstance(value, (int, float)) and x in record:
+                series.setdefault(key, []).append([float(record[x]), float(value)])
+    return {"x": x, "y": "loss", "series": series}
+
+
+def find_learning_curve(run_dir: Path) -> tuple[Path | None, dict[str, Any] | None]:
+    """``learning_curve.json`` in the run, else the training history the LLM model keeps in ``model/llm.json``."""
+    path = run_dir / LEARNING_CURVE_FILE
+    if path.exists():
+        return path, read_json(path)
+    llm = run_dir / "model" / "llm.json"
+    if llm.exists():
+        history = (read_json(llm).get("train") or {}).get("history") or []
+        curve = curve_from_history(history)
+        if curve["series"]:
+            return llm, curve
+    return None, None
 
 
 def _position_section(inputs: ReportInputs, pairs: pd.DataFrame, position_rows: int, seed: int,

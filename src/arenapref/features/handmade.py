@@ -1,9 +1,9 @@
 """Hand-made features of each text (style, structure, refusals, script) and of the pair.
 
 ``text_features`` describes one text; ``pair_features`` turns a pairs table into a numeric frame with,
-for every per-response feature, the value for A, for B, their difference and A's share. Features of a
-pair are built so that swapping A and B swaps ``*_a``/``*_b``, negates ``*_diff`` and maps ``*_share``
-to ``1 - share``: the tree model learns both orientations from swap augmentation.
+for every per-response feature, the value for A, for B, their difference and the relative difference
+(A − B) / (A + B). Names follow ``features.swap``: swapping A and B exchanges ``*_a``/``*_b`` and negates
+``*_diff``/``*_rel`` exactly, so the swapped frame never needs a second pass over the text.
 
 Per-text features are cached in memory by text hash, because cross-validation asks for the same
 texts once per fold.
@@ -125,7 +125,7 @@ def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFram
     """Numeric features of each pair (see module doc); one row per pair, same order."""
     rows_a, rows_b, rows_p, extra = [], [], [], []
     iterator = zip(pairs["prompt"], pairs["response_a"], pairs["response_b"])
-    for prompt, resp_a, resp_b in tqdm(iterator, total=len(pairs), desc="features", disable=not progress,
+    for prompt, resp_a, resp_b in tqdm(iterator, total=len(pairs), desc="features", disable=None if progress else True,
                                        leave=False):
         rows_p.append(text_features(prompt)[_PROMPT_IDX])
         rows_a.append(text_features(resp_a))
@@ -144,11 +144,12 @@ def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFram
         cols[f"{name}_b"] = fb[:, j]
         cols[f"{name}_diff"] = fa[:, j] - fb[:, j]
         total = fa[:, j] + fb[:, j]
-        cols[f"{name}_share"] = np.divide(fa[:, j], total, out=np.full(len(total), 0.5), where=total != 0)
+        cols[f"{name}_rel"] = np.divide(fa[:, j] - fb[:, j], total, out=np.zeros(len(total), dtype=np.float32),
+                                        where=total != 0)
     for j, name in enumerate(PROMPT_FEATURES):
         cols[f"prompt_{name}"] = fp[:, j]
     ex = np.asarray(extra, dtype=np.float32).reshape(-1, 6)
     for j, name in enumerate(("turns", "overlap_prompt_a", "overlap_prompt_b", "overlap_prompt_diff",
-                              "overlap_a_b", "identical")):
+                              "overlap_ab", "identical")):
         cols[name] = ex[:, j]
     return pd.DataFrame(cols, index=pairs.index)

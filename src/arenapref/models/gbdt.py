@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from arenapref.data.folds import prompt_groups
-from arenapref.data.schema import has_labels, swap_pairs, targets_of
+from arenapref.data.schema import has_labels, swap_pairs, swap_proba, targets_of
 from arenapref.features.handmade import pair_features
+from arenapref.features.swap import check_swap_convention, swap_feature_frame
 from arenapref.features.tfidf import TfidfPairFeatures
 from arenapref.models.base import normalise_proba, soft_label_rows, swap_averaged
 from arenapref.runs import read_json, write_json
@@ -63,6 +64,7 @@ class GBDTModel:
         progress: bool = False,
         source_weights: dict[str, float] | None = None,
         source_feature: str | None = None,
+        embed: dict[str, Any] | None = None,
     ) -> None:
         self.lgb_params = lgb_params
         self.n_estimators = n_estimators
@@ -77,17 +79,28 @@ class GBDTModel:
         self.progress = progress
         self.source_weights = source_weights
         self.source_feature = source_feature
+        self.embed = embed  # sentence-encoder block (features.embed.EmbedFeatures params); None: off
 
     # ----------------------------------------------------------------- features
     def _features(self, pairs: pd.DataFrame) -> pd.DataFrame:
-        parts = [pair_features(pairs, progress=self.progress)]
+        parts = [pair_features(pairs, progress=self.progress or len(pairs) >= 5000)]
         if self.tfidf_ is not None:
             parts.append(self.tfidf_.transform(pairs))
-        return pd.concat(parts, axis=1)
+        if getattr(self, "embed_", None) is not None:
+            parts.append(self.embed_.transform(pairs))
+        return pd.concat(parts, axis=1).reset_index(drop=True)
 
-    def _dataset(self, pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        frames = [pairs, swap_pairs(pairs)] if self.swap_augment else [pairs]
-        x = pd.concat([self._features(f) for f in frames], ignore_index=True)
+    def _swapped_features(self, pairs: pd.DataFrame, direct: pd.DataFrame) -> pd.DataFrame:
+        """Features of the swapped pairs: derived by column convention (one pass over the text) when
+        every block follows it, else computed (see ``features.swap``)."""
+        if self.swap_by_convention_:
+            return swap_feature_frame(direct)
+        return self._features(swap_pairs(pairs))
+
+    def _dataset(self, pairs: pd.DataFrame, direct: pd.DataFrame, swapped: pd.DataFrame | None
+                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        frames = [pairs, swap_pairs(pairs)] if swapped is not None else [pairs]
+        x = pd.concat([direct, swapped] if swapped is not None else [direct], ignore_index=True)
         t = np.vstack([targets_of(f) for f in frames])
         rows, y, w = soft_label_rows(t)
         sources = np.concatenate([f["source"].astype(str).to_numpy() for f in frames])
@@ -103,27 +116,46 @@ class GBDTModel:
                       seed=self.seed, num_threads=self.n_jobs, deterministic=True, force_row_wise=True)
         return params
 
-    def _train(self, train: pd.DataFrame, valid: pd.DataFrame | None, rounds: int) -> lgb.Booster:
-        x, y, w = self._dataset(train)
+    def _train(self, train: tuple, valid: tuple | None, rounds: int) -> lgb.Booster:
+        x, y, w = self._dataset(*train)
         categorical = [SOURCE_COLUMN] if self.source_feature is not None else "auto"
         data = lgb.Dataset(x, y, weight=w, free_raw_data=True, categorical_feature=categorical)
         callbacks = []
         valid_sets = []
         if valid is not None:
-            xv, yv, wv = self._dataset(valid)
+            xv, yv, wv = self._dataset(*valid)
             valid_sets = [lgb.Dataset(xv, yv, weight=wv, reference=data)]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         return lgb.train(self._params(), data, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
 
+    def _check_swap_convention(self, pairs: pd.DataFrame) -> bool:
+        sample = pairs.iloc[:64]
+        return not check_swap_convention(self._features(sample), self._features(swap_pairs(sample)))
+
     # ----------------------------------------------------------------- interface
     def fit(self, pairs: pd.DataFrame, *, eval_pairs: pd.DataFrame | None = None) -> GBDTModel:
-        pairs = pairs.loc[has_labels(pairs)]
+        pairs = pairs.loc[has_labels(pairs)].reset_index(drop=True)
         if len(pairs) == 0:
             raise ValueError("no labelled rows to train on")
         self.source_codes_ = self._source_codes(pairs)
         self.tfidf_ = TfidfPairFeatures(seed=self.seed, **(self.tfidf or {})).fit(pairs) if self.use_tfidf else None
+        self.embed_ = _embed_block(self.embed, self.seed, pairs)
+        self.swap_by_convention_ = self._check_swap_convention(pairs)
+        # features of every training row once; the inner split and the refit index into them
+        direct = self._features(pairs)
+        swapped = self._swapped_features(pairs, direct) if self.swap_augment else None
+
+        def part(mask: np.ndarray) -> tuple:
+            return (pairs.loc[mask].reset_index(drop=True), direct.loc[mask].reset_index(drop=True),
+                    None if swapped is None else swapped.loc[mask].reset_index(drop=True))
+
+        everything = (pairs, direct, swapped)
         if eval_pairs is not None:
-            train, valid, refit = pairs, eval_pairs.loc[has_labels(eval_pairs)], False
+            eval_pairs = eval_pairs.loc[has_labels(eval_pairs)].reset_index(drop=True)
+            eval_direct = self._features(eval_pairs)
+            valid = (eval_pairs, eval_direct,
+                     self._swapped_features(eval_pairs, eval_direct) if self.swap_augment else None)
+            train, refit, n_train = everything, False, len(pairs)
         else:
             groups = prompt_groups(pairs)
             rng = np.random.default_rng(self.seed)
@@ -131,23 +163,25 @@ class GBDTModel:
                              else groups[pairs["source"].astype(str).to_numpy() == self.source_feature])
             held = set(rng.choice(uniq, size=max(1, int(round(self.valid_fraction * len(uniq)))), replace=False))
             is_valid = np.isin(groups, list(held))
-            train, valid, refit = pairs.loc[~is_valid], pairs.loc[is_valid], self.refit_full
+            train, valid, refit, n_train = part(~is_valid), part(is_valid), self.refit_full, int((~is_valid).sum())
         booster = self._train(train, valid, self.n_estimators)
         self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
         if refit:
-            rounds = max(10, int(round(self.best_iteration_ * len(pairs) / max(len(train), 1))))
-            booster = self._train(pairs, None, rounds)
+            rounds = max(10, int(round(self.best_iteration_ * len(pairs) / max(n_train, 1))))
+            booster = self._train(everything, None, rounds)
         self.booster_ = booster
         self.feature_names_ = list(booster.feature_name())
         return self
 
-    def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
-        x = self._features(pairs)
+    def _predict_frame(self, x: pd.DataFrame) -> np.ndarray:
         if self.source_feature is not None:
+            x = x.copy()
             x[SOURCE_COLUMN] = self.source_codes_[self.source_feature]
-        x = x[self.feature_names_]
         num_iteration = self.booster_.best_iteration or None
-        return normalise_proba(self.booster_.predict(x, num_iteration=num_iteration))
+        return normalise_proba(self.booster_.predict(x[self.feature_names_], num_iteration=num_iteration))
+
+    def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        return self._predict_frame(self._features(pairs))
 
     def _source_codes(self, pairs: pd.DataFrame) -> dict[str, int]:
         """Category code per training source (only when ``source_feature`` is set)."""
@@ -162,7 +196,14 @@ class GBDTModel:
     def predict_proba(self, pairs: pd.DataFrame, *, swap_tta: bool = False) -> np.ndarray:
         if len(pairs) == 0:
             return np.zeros((0, 3))
-        return swap_averaged(self._predict, pairs) if swap_tta else self._predict(pairs)
+        if not swap_tta:
+            return self._predict(pairs)
+        if not getattr(self, "swap_by_convention_", False):
+            return swap_averaged(self._predict, pairs)
+        # one feature pass: the swapped frame is derived exactly, so the average is exactly symmetric
+        direct = self._features(pairs)
+        both = self._predict_frame(direct) + swap_proba(self._predict_frame(swap_feature_frame(direct)))
+        return normalise_proba(0.5 * both)
 
     def feature_importance(self) -> pd.Series:
         gain = self.booster_.feature_importance(importance_type="gain")
@@ -172,7 +213,7 @@ class GBDTModel:
         return {k: getattr(self, k) for k in ("lgb_params", "n_estimators", "early_stopping_rounds",
                                               "valid_fraction", "swap_augment", "use_tfidf", "tfidf",
                                               "refit_full", "seed", "n_jobs", "source_weights",
-                                              "source_feature")}
+                                              "source_feature", "embed")}
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -180,8 +221,12 @@ class GBDTModel:
         self.booster_.save_model(str(path / "booster.txt"))
         with open(path / "tfidf.pkl", "wb") as handle:
             pickle.dump(self.tfidf_, handle)
+        if self.embed_ is not None:
+            with open(path / "embed.pkl", "wb") as handle:
+                pickle.dump(self.embed_, handle)
         write_json(path / "gbdt.json", {"params": self.get_params(), "best_iteration": self.best_iteration_,
                                         "feature_names": self.feature_names_,
+                                        "swap_by_convention": self.swap_by_convention_,
                                         "source_codes": self.source_codes_})
 
     @classmethod
@@ -192,10 +237,24 @@ class GBDTModel:
         model.booster_ = lgb.Booster(model_file=str(path / "booster.txt"))
         with open(path / "tfidf.pkl", "rb") as handle:
             model.tfidf_ = pickle.load(handle)
+        model.embed_ = None
+        if (path / "embed.pkl").exists():
+            with open(path / "embed.pkl", "rb") as handle:
+                model.embed_ = pickle.load(handle)
         model.best_iteration_ = state["best_iteration"]
         model.feature_names_ = state["feature_names"]
+        model.swap_by_convention_ = state.get("swap_by_convention", False)
         model.source_codes_ = state.get("source_codes", {})
         return model
 
     def __repr__(self) -> str:
         return f"GBDTModel({json.dumps(self.get_params(), default=str)})"
+
+
+def _embed_block(params: dict[str, Any] | None, seed: int, pairs: pd.DataFrame) -> Any:
+    """The fitted sentence-encoder feature block, or None; torch is imported only when it is on."""
+    if not params:
+        return None
+    from arenapref.features.embed import EmbedFeatures
+
+    return EmbedFeatures(**{"seed": seed, **params}).fit(pairs)

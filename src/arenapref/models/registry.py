@@ -17,6 +17,7 @@ MODEL_TYPES: dict[str, str] = {
     "length": "arenapref.models.length:LengthModel",
     "gbdt": "arenapref.models.gbdt:GBDTModel",
     "blend": "arenapref.ensemble.model:BlendModel",
+    "llm": "arenapref.models.llm.model:LLMClassifier",
 }
 MANIFEST = "model.json"
 

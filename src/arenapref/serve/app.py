@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from arenapref import __version__
@@ -64,7 +65,9 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
         yield
         await batcher.close()
 
-    app = FastAPI(title="arenapref", version=__version__, lifespan=lifespan,
+    assets = _swagger_assets()
+    app = FastAPI(title="arenapref", version=__version__, lifespan=lifespan, redoc_url=None,
+                  docs_url="/docs" if assets is None else None,
                   description="Which of two chatbot answers would a human prefer? P(A wins), P(B wins), "
                               "P(tie) from a trained arenapref run.")
     app.state.judge, app.state.batcher, app.state.limits = judge, batcher, limits
@@ -117,7 +120,28 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if assets is not None:
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        async def docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="arenapref API",
+                                       swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs-assets/swagger-ui.css",
+                                       swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
     return app
+
+
+def _swagger_assets() -> Path | None:
+    """Swagger UI 5's files from the swagger-ui-py package, so /docs works without a network; None where it
+    is not installed (FastAPI's /docs then loads them from a CDN)."""
+    try:
+        import swagger_ui
+    except ImportError:
+        return None
+    path = Path(swagger_ui.__file__).resolve().parent / "static"
+    return path if (path / "swagger-ui-bundle.js").exists() else None
 
 
 class _InvalidPair(Exception):

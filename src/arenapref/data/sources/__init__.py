@@ -22,6 +22,7 @@ from arenapref.data.sources.mt_bench import read_mt_bench
 from arenapref.data.sources.pandalm import read_pandalm, read_pandalm_soft
 from arenapref.data.sources.ultrafeedback import read_ultrafeedback
 
+MAX_SNIFF_CHARS = 1 << 24
 SOURCE_READERS: dict[str, Any] = {
     "arena-conversations": read_arena_conversations,
     "mt-bench": read_mt_bench,
@@ -37,30 +38,32 @@ SOURCE_READERS: dict[str, Any] = {
 
 
 def _first_record(path: Path) -> dict[str, Any] | list[str] | None:
-    """The first JSON object, or the CSV header as a list, read from the head of the file only."""
+    """The first JSON object (JSONL line or first element of a JSON list), or the CSV header as a list."""
     from arenapref.data.readers import _open_text
 
     with _open_text(path) as handle:
-        head = handle.read(1 << 20)
-    text = head.lstrip()
-    if text.startswith("{"):
-        line = text.split("\n", 1)[0]
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            return None
-        return obj if isinstance(obj, dict) else None
-    if text.startswith("["):
-        body = text[1:].lstrip()
-        try:
-            obj, _ = json.JSONDecoder().raw_decode(body)
-        except json.JSONDecodeError:
-            return None
-        return obj if isinstance(obj, dict) else None
-    if path.name.lower().endswith((".csv", ".csv.gz")):
-        import csv
+        line = handle.readline()
+        while line and not line.strip():
+            line = handle.readline()
+        text = line.lstrip()
+        if path.name.lower().endswith((".csv", ".csv.gz")):
+            import csv
 
-        return next(csv.reader([text.split("\n", 1)[0]]), None)
+            return next(csv.reader([text]), None)
+        if text.startswith("{"):
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError:
+                return None  # a pretty-printed object spanning lines: not JSONL, no sniffing
+            return obj if isinstance(obj, dict) else None
+        if text.startswith("["):
+            # a JSON list: decode its first element from the head of the file only
+            body = (text[1:] + handle.read(MAX_SNIFF_CHARS)).lstrip()
+            try:
+                obj, _ = json.JSONDecoder().raw_decode(body)
+            except json.JSONDecodeError:
+                return None
+            return obj if isinstance(obj, dict) else None
     return None
 
 

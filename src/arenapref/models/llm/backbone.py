@@ -207,9 +207,17 @@ def apply_lora(model: nn.Module, spec: LoraSpec, *, quantized: bool = False,
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     target = spec.target_modules
+    layers = None
+    if spec.top_layers:
+        n_layers = int(model.config.num_hidden_layers)
+        layers = list(range(max(0, n_layers - spec.top_layers), n_layers))
+        if target == "all-linear":  # peft wants explicit names together with layers_to_transform
+            head = head_name(model)
+            target = sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+                             if isinstance(mod, nn.Linear) and not name.startswith(head)})
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
                         target_modules=target if isinstance(target, str) else list(target),
-                        modules_to_save=[head_name(model)])
+                        layers_to_transform=layers, modules_to_save=[head_name(model)])
     return get_peft_model(model, config)
 
 

@@ -37,6 +37,7 @@ class LoraSpec:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: Any = "all-linear"      # "all-linear" or a list such as [q_proj, k_proj, v_proj]
+    top_layers: int | None = None           # LoRA only in the last N blocks: backward stops there (CPU speed)
 
 
 @dataclass

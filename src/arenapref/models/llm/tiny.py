@@ -50,3 +50,27 @@ def decoder_config(family: str, *, vocab_size: int = 512, hidden: int = 32, laye
     if family == "gemma2":
         return {"model_type": "gemma2", "head_dim": hidden // heads, "sliding_window": 64, **base}
     raise ValueError(f"unknown family {family!r}: llama, gemma2 or qwen2")
+
+
+def signal_pairs(n: int, seed: int = 0) -> Any:
+    """A learnable toy task for recipe tests: the response that says "correct" wins, ties say "same".
+
+    Real models are benchmarked on real rows (bench/llm_cpu.py); this only checks that the loop learns.
+    """
+    import numpy as np
+
+    from arenapref.data.schema import make_pairs
+
+    rng = np.random.default_rng(seed)
+    words = ["apple", "river", "stone", "cloud", "maple", "tiger", "piano", "lemon", "north", "glass"]
+    prompts, ra, rb, targets = [], [], [], []
+    for _ in range(n):
+        cls = int(rng.integers(0, 3))
+        filler = [" ".join(rng.choice(words, 4)) for _ in range(3)]
+        good, bad = f"correct {filler[0]}", f"wrong {filler[1]}"
+        a, b = {0: (good, bad), 1: (bad, good), 2: (f"same {filler[0]}", f"same {filler[1]}")}[cls]
+        prompts.append(f"question {filler[2]}")
+        ra.append(a)
+        rb.append(b)
+        targets.append(np.eye(3)[cls])
+    return make_pairs(prompts, ra, rb, targets=np.asarray(targets), source="signal")

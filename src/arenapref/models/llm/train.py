@@ -66,7 +66,11 @@ def distributed() -> tuple[Any, int, int]:
         return None, 0, 1
     from accelerate import Accelerator
 
-    accelerator = Accelerator()
+    # without cpu=True accelerate ignores a multi-process CPU launch and every process trains alone
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    if accelerator.num_processes != world:
+        raise RuntimeError(f"launched with WORLD_SIZE={world} but accelerate sees {accelerator.num_processes} "
+                           f"process(es) ({accelerator.distributed_type}); check the launcher environment")
     return accelerator, accelerator.process_index, accelerator.num_processes
 
 
@@ -187,6 +191,42 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     return read_json(path / "state.json"), best
 
 
+def accumulate_step(model: nn.Module, seqs: list[list[int]], targets: np.ndarray, teacher: np.ndarray | None,
+                    cfg: LLMConfig, pad_id: int, device: torch.device, *, micro: int, backward: Any = None,
+                    no_sync: Any = None) -> float:
+    """Forward/backward of one optimizer step's examples in micro-batches of ``micro``; returns the loss.
+
+    Each micro-batch adds sum(per-example loss) / len(seqs), so the accumulated gradient is that of the
+    mean over all examples of the step however unevenly they split. Examples are length-sorted first
+    (less padding; the sum does not depend on the order). ``no_sync`` skips the DDP all-reduce on all
+    micro-batches but the last.
+    """
+    backward = backward or (lambda loss: loss.backward())
+    order = np.argsort([-len(s) for s in seqs], kind="stable")
+    chunks = [order[i:i + micro] for i in range(0, len(order), micro)]
+    total = 0.0
+    for k, rows in enumerate(chunks):
+        ids, mask = collate([seqs[i] for i in rows], pad_id)
+        context = no_sync() if no_sync is not None and k < len(chunks) - 1 else contextlib.nullcontext()
+        with context:
+            with autocast(device, cfg.train.precision):
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            t = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
+            tt = None if teacher is None else torch.as_tensor(teacher[rows], dtype=torch.float32, device=device)
+            loss = example_losses(logits, t, tt, cfg).sum() / len(seqs)
+            backward(loss)
+        total += float(loss.detach())
+    return total
+
+
+def _backward(accelerator: Any, scaler: Any) -> Any:
+    if scaler is not None:
+        return lambda loss: scaler.scale(loss).backward()
+    if accelerator is not None:
+        return accelerator.backward
+    return lambda loss: loss.backward()
+
+
 # ------------------------------------------------------------------------------------------ the loop
 def run_training(model: nn.Module, cfg: LLMConfig, train: EncodedPairs, valid: EncodedPairs | None,
                  pad_id: int, *, log: Any = print) -> TrainResult:
@@ -227,29 +267,11 @@ def run_training(model: nn.Module, cfg: LLMConfig, train: EncodedPairs, valid: E
         if spec.swap == "full":
             idx, flips = np.concatenate([idx, idx]), np.concatenate([flips, ~flips])
         seqs, targets, teacher = train.view(idx, flips)
-        order = np.argsort([-len(s) for s in seqs], kind="stable")
-        n_local = len(order)
-        chunk = spec.micro_batch_size * (2 if spec.swap == "full" else 1)
-        chunks = [order[i:i + chunk] for i in range(0, n_local, chunk)]
-        step_loss = 0.0
-        for k, rows in enumerate(chunks):
-            ids, mask = collate([seqs[i] for i in rows], pad_id)
-            sync = accelerator is None or k == len(chunks) - 1
-            no_sync = contextlib.nullcontext() if sync else accelerator.no_sync(wrapped)
-            with no_sync:
-                with autocast(device, spec.precision):
-                    logits = wrapped(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-                t = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
-                tt = None if teacher is None else torch.as_tensor(teacher[rows], dtype=torch.float32, device=device)
-                # sum / examples-in-step: uneven micro-batches still give the full-batch mean gradient
-                loss = example_losses(logits, t, tt, cfg).sum() / n_local
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                elif accelerator is not None:
-                    accelerator.backward(loss)
-                else:
-                    loss.backward()
-            step_loss += float(loss.detach())
+        n_local = len(seqs)
+        micro = spec.micro_batch_size * (2 if spec.swap == "full" else 1)
+        step_loss = accumulate_step(wrapped, seqs, targets, teacher, cfg, pad_id, device, micro=micro,
+                                    backward=_backward(accelerator, scaler),
+                                    no_sync=(lambda: accelerator.no_sync(wrapped)) if accelerator else None)
         if scaler is not None:
             scaler.unscale_(optimizer)
         if spec.max_grad_norm:

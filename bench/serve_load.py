@@ -1,0 +1,144 @@
+"""A bounded load test of `arenapref serve` on loopback: N requests from C concurrent clients, then stop.
+
+    .venv/bin/arenapref demo --out /tmp/serve_run          # once: the cpu-default gbdt run
+    .venv/bin/python bench/serve_load.py --run /tmp/serve_run [--requests 2000] [--clients 16]
+
+Starts the server as its own process on a free 127.0.0.1 port (never another address), sends
+POST /v1/compare with real arena pairs (../shared/data, cycled), and prints throughput, p50/p99 latency,
+the error count (anything but HTTP 200) and the server's peak RSS (VmHWM). It runs once with
+micro-batching (--max-batch 32) and once without (--max-batch 1), so the table shows what batching buys.
+Client and server share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from arenapref.data.locate import find_arena_dir, train_files  # noqa: E402
+from arenapref.data.readers import read_pairs  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bodies() -> list[dict]:
+    import pandas as pd
+
+    data_dir = find_arena_dir()
+    if data_dir is None:
+        raise SystemExit("arena data not found (../shared/data/arena-55k)")
+    pairs = pd.concat([read_pairs(f) for f in train_files(data_dir)], ignore_index=True)
+    return [{"prompt": p, "response_a": a, "response_b": b}
+            for p, a, b in zip(pairs["prompt"], pairs["response_a"], pairs["response_b"])]
+
+
+async def load(base: str, payloads: list[dict], n_requests: int, clients: int) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    next_index = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal next_index, errors
+        while next_index < n_requests:
+            i = next_index
+            next_index += 1
+            start = time.perf_counter()
+            try:
+                response = await http.post("/v1/compare", json=payloads[i % len(payloads)])
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(time.perf_counter() - start)
+            errors += not ok
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
+        for payload in payloads[:8]:  # warm-up, not timed
+            await http.post("/v1/compare", json=payload)
+        start = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - start
+    return latencies, errors, wall
+
+
+def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_requests: int,
+                   clients: int) -> dict[str, float]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "arenapref.cli", "serve", "--run", run_dir, "--host", "127.0.0.1",
+           "--port", str(port), "--max-batch", str(max_batch), "--log-level", "warning"]
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
+    server = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise SystemExit(f"server did not start: {log.read().decode(errors='replace')}")
+            time.sleep(0.2)
+        latencies, errors, wall = asyncio.run(load(base, payloads, n_requests, clients))
+        peak = peak_rss_mib(server.pid)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    lat = np.asarray(latencies) * 1000
+    return {"max_batch": max_batch, "requests": len(lat), "errors": errors, "seconds": wall,
+            "rps": len(lat) / wall, "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
+            "peak": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="run directory (e.g. from `arenapref demo`)")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--max-batch", type=int, nargs="+", default=[32, 1])
+    args = parser.parse_args()
+    payloads = bodies()
+    results = [serve_and_load(args.run, mb, payloads, args.requests, args.clients) for mb in args.max_batch]
+    print(f"POST /v1/compare on 127.0.0.1, {args.requests:,} requests from {args.clients} concurrent clients, "
+          f"real arena pairs ({len(payloads):,} distinct), run {args.run}")
+    print(f"{'max-batch':>9} {'requests':>8} {'errors':>6} {'seconds':>8} {'req/s':>7} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'server peak RSS MiB':>20}")
+    for r in results:
+        print(f"{r['max_batch']:>9} {r['requests']:>8,} {r['errors']:>6} {r['seconds']:>8.1f} {r['rps']:>7.1f} "
+              f"{r['p50']:>8.0f} {r['p99']:>8.0f} {r['peak']:>20.0f}")
+    if any(r["errors"] for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""LLM / transformer sequence classifiers: config, builders, training recipe, inference, adapters."""

@@ -1,0 +1,135 @@
+"""Saving and loading LLM classifiers (fresh process), adapters, fold averaging, CPU precisions, and the
+``arenapref train`` / ``predict`` path through the model registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from arenapref.data.readers import write_pairs
+from arenapref.data.schema import targets_of
+from arenapref.evaluate.metrics import log_loss
+from arenapref.models.llm.adapters import average_adapters
+from arenapref.models.llm.config import make_config
+from arenapref.models.llm.model import LLMClassifier
+from arenapref.models.llm.tiny import build_bpe_tokenizer, decoder_config, signal_pairs
+from arenapref.models.registry import load_model, save_model
+from arenapref.predicting import predict_pairs
+from arenapref.training import train_run
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return signal_pairs(64, seed=3), signal_pairs(24, seed=4)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory, data: tuple[pd.DataFrame, pd.DataFrame]) -> Path:
+    texts = [t for col in ("prompt", "response_a", "response_b") for turns in data[0][col] for t in turns]
+    return build_bpe_tokenizer(tmp_path_factory.mktemp("tok"), texts, vocab_size=400)
+
+
+@pytest.fixture(scope="module")
+def base_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path) -> Path:
+    """A 'pretrained' base on disk (random tiny Qwen2 + tokenizer), so adapters can be saved against it."""
+    from arenapref.models.llm.backbone import build_classifier, build_tokenizer
+
+    spec = make_config(model={"init_config": decoder_config("qwen2", vocab_size=512), "tokenizer": str(tokenizer_dir)},
+                       ).model
+    tokenizer = build_tokenizer(spec)
+    out = tmp_path_factory.mktemp("base")
+    build_classifier(spec, tokenizer, seed=7).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def params(tokenizer_dir: Path, **over: object) -> dict:
+    return {"model": {"init_config": decoder_config("llama", vocab_size=512), "tokenizer": str(tokenizer_dir)},
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.0}, "text": {"max_length": 96, "min_response_tokens": 8},
+            "train": {"max_steps": 8, "micro_batch_size": 8, "grad_accum": 1, "lr": 5e-3, "log_every": 1000},
+            **over}
+
+
+def fresh_process_proba(model_dir: Path, pairs_file: Path, out: Path) -> np.ndarray:
+    code = ("import sys, numpy as np; from arenapref.models.registry import load_model; "
+            "from arenapref.data.readers import read_pairs; "
+            "m = load_model(sys.argv[1]); p = m.predict_proba(read_pairs(sys.argv[2]), swap_tta=True); "
+            "np.save(sys.argv[3], p)")
+    subprocess.run([sys.executable, "-c", code, str(model_dir), str(pairs_file), str(out)], check=True,
+                   capture_output=True, timeout=300)
+    return np.load(out)
+
+
+@pytest.mark.parametrize("mode", ["full", "adapter"])
+def test_save_reload_in_fresh_process_gives_identical_probabilities(
+        mode: str, tokenizer_dir: Path, base_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
+    train, valid = data
+    p = params(tokenizer_dir)
+    if mode == "adapter":
+        p["model"] = {"base": str(base_dir)}
+    model = LLMClassifier(**p).fit(train, log=lambda m: None)
+    save_model(model, tmp_path / "model")
+    assert (tmp_path / "model" / ("adapter" if mode == "adapter" else "weights")).is_dir()
+    before = model.predict_proba(valid, swap_tta=True)
+    write_pairs(valid, tmp_path / "valid.jsonl")
+    after = fresh_process_proba(tmp_path / "model", tmp_path / "valid.jsonl", tmp_path / "p.npy")
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
+
+
+def test_fold_adapter_average_and_cpu_precisions(tokenizer_dir: Path, base_dir: Path,
+                                                 data: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
+    train, valid = data
+    folds = []
+    for k in range(2):
+        model = LLMClassifier(**params(tokenizer_dir, model={"base": str(base_dir)}, seed=k))
+        model.fit(train.iloc[k::2], log=lambda m: None)
+        model.save(tmp_path / f"fold{k}")
+        folds.append(tmp_path / f"fold{k}")
+    average_adapters(folds, tmp_path / "avg")
+    from safetensors.torch import load_file
+
+    tensors = [load_file(f / "adapter" / "adapter_model.safetensors") for f in folds]
+    avg = load_file(tmp_path / "avg" / "adapter" / "adapter_model.safetensors")
+    for name, value in avg.items():
+        torch.testing.assert_close(value, (tensors[0][name] + tensors[1][name]) / 2)
+    fp32 = LLMClassifier.load(tmp_path / "avg")
+    ref = fp32.predict_proba(valid, swap_tta=True)
+    y = targets_of(valid)
+    for precision, tol in (("bf16", 0.05), ("int8_dynamic", 0.05)):
+        other = LLMClassifier.load(tmp_path / "avg", infer={"precision": precision}).predict_proba(valid, swap_tta=True)
+        assert np.abs(other - ref).max() < tol
+        assert abs(log_loss(y, other) - log_loss(y, ref)) < tol
+    with pytest.raises(ValueError, match="different adapter configs"):
+        bad = LLMClassifier(**params(tokenizer_dir, model={"base": str(base_dir)}, lora={"r": 2, "alpha": 4}))
+        bad.fit(train.iloc[:16], log=lambda m: None)
+        bad.save(tmp_path / "r2")
+        average_adapters([folds[0], tmp_path / "r2"], tmp_path / "bad")
+
+
+def test_train_and_predict_through_the_cli_path(tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame],
+                                                tmp_path: Path) -> None:
+    train, valid = data
+    write_pairs(train, tmp_path / "train.jsonl")
+    config = {"seed": 1, "cv": {"n_folds": 2}, "model": {"type": "llm", "params": params(tokenizer_dir)},
+              "predict": {"swap_tta": True}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    from arenapref.config import load_config
+
+    result = train_run([tmp_path / "train.jsonl"], load_config(tmp_path / "tiny.yaml"), tmp_path / "run",
+                       progress=False, log=lambda m: None)
+    assert result.metrics["model"] == "llm" and np.isfinite(result.metrics["log_loss"])
+    oof = pd.read_parquet(tmp_path / "run" / "oof.parquet")
+    assert len(oof) == len(train) and set(oof["fold"]) == {0, 1}
+    proba = predict_pairs(tmp_path / "run", valid)
+    np.testing.assert_allclose(proba, load_model(tmp_path / "run" / "model").predict_proba(valid, swap_tta=True),
+                               atol=1e-6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
