@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/quality_blend.py [--data DIR] [--folds 5] [--seed 42] [--work DIR]
     .venv/bin/python bench/quality_blend.py --run RUN_A --run RUN_B ...   # blend existing runs instead
+    .venv/bin/python bench/quality_blend.py --speed-rows 57477            # fit time at competition scale
 
 Without --run it trains three members with the same folds (length; gbdt cpu-default; gbdt without
 TF-IDF) into --work (a temporary folder by default). Every blend and calibrator is fitted in nested CV on
@@ -56,6 +57,25 @@ def row_losses(targets: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return -(targets * np.log(normalise_proba(proba))).sum(axis=1)
 
 
+def speed(n: int, seed: int) -> None:
+    """Seconds to fit each recipe in nested CV on n rows: random members, labels drawn from their mean."""
+    rng = np.random.default_rng(seed)
+    preds = np.stack([rng.dirichlet(np.full(3, 2.0), size=n) for _ in range(3)])
+    mean = preds.mean(axis=0)
+    y = np.minimum((rng.random(n)[:, None] > np.cumsum(mean, axis=1)).sum(axis=1), 2)
+    targets, folds = np.eye(3)[y], rng.permutation(n) % 5
+    print(f"nested 5-fold CV fit time on {n:,} synthetic rows, 3 members; {machine()}")
+    recipes = [("simplex, prob", BlendSpec()),
+               ("simplex, prob + temperature", BlendSpec(calibrate="temperature")),
+               ("simplex, log + vector", BlendSpec(space="log", calibrate="vector")),
+               ("stack", BlendSpec(method="stack")),
+               ("stack + temperature", BlendSpec(method="stack", calibrate="temperature"))]
+    for label, spec in recipes:
+        start = time.perf_counter()
+        nested_oof(spec, preds, targets, folds)
+        print(f"{label:<30} {time.perf_counter() - start:>7.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
@@ -63,7 +83,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", default=None, help="folder for the member runs (reused when present)")
     parser.add_argument("--run", action="append", default=None, help="blend these runs instead of training")
+    parser.add_argument("--speed-rows", type=int, default=0,
+                        help="only time the nested-CV fits on this many synthetic rows (3 members, 5 folds)")
     args = parser.parse_args()
+    if args.speed_rows:
+        speed(args.speed_rows, args.seed)
+        return
 
     if args.run:
         runs = [Path(r) for r in args.run]

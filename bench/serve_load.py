@@ -78,7 +78,9 @@ async def load(base: str, payloads: list[dict], n_requests: int, clients: int) -
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
         for payload in payloads[:8]:  # warm-up, not timed
-            await http.post("/v1/compare", json=payload)
+            response = await http.post("/v1/compare", json=payload)
+            if response.status_code != 200:
+                raise SystemExit(f"warm-up request failed: HTTP {response.status_code} {response.text[:300]}")
         start = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         wall = time.perf_counter() - start

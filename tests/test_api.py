@@ -109,8 +109,9 @@ def test_bad_arguments_name_the_field(judge: Judge, args: tuple, field: str) -> 
 def test_predict_names_the_bad_row(judge: Judge) -> None:
     frame = pd.DataFrame({"prompt": ["a", "b", "c"], "response_a": ["x", ["y", "z"], "w"],
                           "response_b": ["x", "y", "w"]})
-    with pytest.raises(InputError, match=r"row 1, field 'response_a'"):
+    with pytest.raises(InputError) as info:
         judge.predict(frame)
+    assert str(info.value) == "row 1, field 'response_a': unequal turn counts (prompt=1, response_a=2, response_b=1)"
     with pytest.raises(InputError, match="missing column"):
         judge.predict(frame.drop(columns=["response_b"]))
 
@@ -149,3 +150,17 @@ def test_compare_command_multi_turn_and_errors(length_run: Path, capsys: pytest.
     assert rc == 2 and "field 'response_a'" in err and "unequal turn counts" in err
     rc = main(["compare", "--run", str(length_run), "--prompt", "hi", "--a", "@/no/such/file", "--b", "y"])
     assert rc == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_a_saved_model_that_no_longer_fits_fails_at_load(length_run: Path, tmp_path: Path) -> None:
+    import pickle
+    import shutil
+
+    broken = tmp_path / "run"
+    shutil.copytree(length_run, broken)
+    saved = broken / "model" / "length.pkl"
+    model = pickle.loads(saved.read_bytes())
+    model.mean_ = model.mean_[:3]  # as if the feature set had changed since training
+    saved.write_bytes(pickle.dumps(model))
+    with pytest.raises(ValueError, match="cannot score with arenapref .* retrain the run"):
+        arenapref.load(broken)

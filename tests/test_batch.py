@@ -135,7 +135,7 @@ def test_resume_refuses_a_partial_from_another_input(judge: Judge, pairs_file: P
 
 def test_kill_minus_nine_then_resume(judge: Judge, arena_pairs: pd.DataFrame, tmp_path: Path) -> None:
     """A real process killed mid-run (SIGKILL: no clean-up at all) resumes to the same output."""
-    big = pd.concat([arena_pairs.assign(id=arena_pairs["id"] + f"-{k}") for k in range(3)], ignore_index=True)
+    big = pd.concat([arena_pairs.assign(id=arena_pairs["id"] + f"-{k}") for k in range(2)], ignore_index=True)
     source = tmp_path / "big.jsonl"
     write_pairs(big, source)
     reference = tmp_path / "reference.jsonl"

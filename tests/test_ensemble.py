@@ -171,6 +171,12 @@ def test_blend_command_writes_a_predictable_run(member_runs: dict[str, Path], tm
     assert main(["predict", "--run", str(out), "--data", str(member_runs["data"]), "--out", str(sub)]) == 0
     assert len(pd.read_csv(sub)) == len(small_pairs)
 
+    # the report reads a blend like any run (its model is loaded for the position-bias check)
+    pytest.importorskip("matplotlib")
+    assert main(["report", str(out), "--position-rows", "30"]) == 0
+    page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Final model, fitted on all rows: weights (prob space)" in page and "Position bias" in page
+
     # existing output is refused without --force, and kept intact
     assert main(["blend", "--run", str(member_runs["length"]), "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err

@@ -133,3 +133,29 @@ def test_train_and_predict_through_the_cli_path(tokenizer_dir: Path, data: tuple
     np.testing.assert_allclose(proba, load_model(tmp_path / "run" / "model").predict_proba(valid, swap_tta=True),
                                atol=1e-6)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_recipe_module_entry_point_writes_a_model_folder(tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame],
+                                                         tmp_path: Path) -> None:
+    from arenapref.models.llm.train import main
+    from arenapref.runs import OutputExistsError
+
+    train, valid = data
+    write_pairs(train, tmp_path / "train.jsonl")
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"model": {"type": "llm", "params": params(tokenizer_dir)}}))
+    args = ["--config", str(tmp_path / "r.yaml"), "--data", str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "m")]
+    assert main(args) == 0
+    assert load_model(tmp_path / "m").predict_proba(valid).shape == (len(valid), 3)
+    with pytest.raises(OutputExistsError):
+        main(args)
+
+
+def test_custom_mlp_head_round_trip(tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame],
+                                    tmp_path: Path) -> None:
+    train, valid = data
+    p = params(tokenizer_dir)
+    p["model"] = {**p["model"], "head": "mlp"}
+    model = LLMClassifier(**p).fit(train, log=lambda m: None)
+    assert isinstance(model.net_.base_model.model.score.modules_to_save["default"], torch.nn.Sequential)
+    save_model(model, tmp_path / "m")
+    np.testing.assert_allclose(load_model(tmp_path / "m").predict_proba(valid), model.predict_proba(valid), atol=1e-6)

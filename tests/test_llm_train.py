@@ -171,3 +171,13 @@ def test_cuda_only_features_fail_clearly_on_cpu(tokenizer_dir: Path, data: tuple
         LLMClassifier(**params(tokenizer_dir, max_steps=1, optimizer="adamw_8bit")).fit(train, log=lambda m: None)
     with pytest.raises(CudaRequiredError, match="fp16 training"):
         LLMClassifier(**params(tokenizer_dir, max_steps=1, precision="fp16")).fit(train, log=lambda m: None)
+
+
+@pytest.mark.parametrize("name", ["gemma2-9b-qlora", "gemma2-9b-distill", "llama3-8b-qlora", "smollm2-135m-cpu"])
+def test_bundled_recipes_validate(name: str) -> None:
+    from arenapref.config import load_config
+
+    config = load_config(name)
+    assert config["model"]["type"] == "llm"
+    model = LLMClassifier(**config["model"]["params"])  # validates every section, loads nothing
+    assert model.config_.text.max_length >= 256

@@ -159,3 +159,20 @@ def test_llm_history_becomes_a_learning_curve() -> None:
                                                             "val_log_loss": 1.08}]
     curve = curve_from_history(history)
     assert curve["series"] == {"train_loss": [[1.0, 1.2], [2.0, 1.1]], "val_log_loss": [[2.0, 1.08]]}
+
+
+def test_report_survives_a_model_that_cannot_predict(length_run: Path, tmp_path: Path) -> None:
+    """A model saved by an older feature set fails at predict time: only the position-bias section is lost."""
+    import pickle
+
+    from arenapref.models.length import LengthModel
+
+    run = tmp_path / "stale"
+    shutil.copytree(length_run, run, ignore=shutil.ignore_patterns("report"))
+    model = LengthModel.load(run / "model")
+    model.mean_ = np.zeros(5)                                   # the features no longer line up
+    with open(run / "model" / "length.pkl", "wb") as handle:
+        pickle.dump(model, handle)
+    assert main(["report", str(run), "--position-rows", "50"]) == 0
+    page = (run / "report" / "report.html").read_text(encoding="utf-8")
+    assert "position bias skipped" in page and "Log loss by turn count" in page

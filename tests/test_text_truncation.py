@@ -27,7 +27,7 @@ def test_water_fill_respects_lengths_and_budget(lengths: list[int], budget: int)
     assert all(0 <= a <= n for a, n in zip(alloc, lengths))
     assert sum(alloc) == min(budget, sum(lengths))
     # fairness: an item that was cut got at least as much as any other item
-    for i, (a, n) in enumerate(zip(alloc, lengths)):
+    for a, n in zip(alloc, lengths):
         if a < n:
             assert all(a >= other - 1 for other in alloc)
 

@@ -36,7 +36,7 @@ class InputError(ValueError):
     """A pair that cannot be scored; ``field`` names the offending argument, ``row`` the row if any."""
 
     def __init__(self, field: str | None, message: str, *, row: int | str | None = None) -> None:
-        self.field, self.row = field, row
+        self.field, self.row, self.reason = field, row, message
         where = [] if row is None else [f"row {row}"]
         if field:
             where.append(f"field '{field}'")
@@ -134,7 +134,7 @@ class Judge:
             try:
                 rows.append(clean_pair(prompt, resp_a, resp_b, row_id=str(i)))
             except InputError as err:
-                raise InputError(err.field, str(err), row=i) from None
+                raise InputError(err.field, err.reason, row=i) from None
         return self.predict_pairs(pairs_frame(rows), swap_tta=swap_tta, batch_size=batch_size)
 
     def compare_many(self, items: Iterable[tuple[Text, Text, Text]], *,
@@ -145,7 +145,7 @@ class Judge:
             try:
                 rows.append(clean_pair(prompt, resp_a, resp_b, row_id=str(i)))
             except InputError as err:
-                raise InputError(err.field, str(err), row=i) from None
+                raise InputError(err.field, err.reason, row=i) from None
         proba = self.predict_pairs(pairs_frame(rows), swap_tta=swap_tta)
         return [Comparison(float(p[0]), float(p[1]), float(p[2])) for p in proba]
 
@@ -173,9 +173,7 @@ def run_info(run_dir: Path) -> dict[str, Any]:
     run = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
     info["trained_with"] = run.get("arenapref_version")
     info["created"] = run.get("created")
-    from arenapref import __version__
-
-    info["arenapref_version"] = __version__
+    info["arenapref_version"] = _version()
     return info
 
 
@@ -188,4 +186,18 @@ def load(run_dir: str | Path, *, swap_tta: bool | None = None) -> Judge:
     config = read_yaml(path / "config.yaml") if (path / "config.yaml").exists() else {}
     if swap_tta is None:
         swap_tta = bool(((config or {}).get("predict") or {}).get("swap_tta", True))
-    return Judge(load_model(path / "model"), run_dir=path, swap_tta=swap_tta, info=run_info(path))
+    judge = Judge(load_model(path / "model"), run_dir=path, swap_tta=swap_tta, info=run_info(path))
+    try:
+        # fail at load, not on every later request, when the saved model does not fit this code
+        # (e.g. a run trained by an arenapref version with other features)
+        judge.compare("Is this model usable?", "Yes.", "No.")
+    except Exception as err:
+        raise ValueError(f"{path}: the saved model cannot score with arenapref {_version()} "
+                         f"({type(err).__name__}: {str(err)[:200]}); retrain the run") from err
+    return judge
+
+
+def _version() -> str:
+    from arenapref import __version__
+
+    return __version__

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arenapref.data.schema import LABEL_COLUMNS, TEXT_COLUMNS
+from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS, TEXT_COLUMNS
 from arenapref.data.validation import _RAW_BAD_BYTE, DataError, RowError, clean_row
 from arenapref.runs import OutputExistsError
 
@@ -155,8 +155,6 @@ def _rows_after(path: Path, skip: int) -> Iterator[tuple[Any, dict[str, Any]]]:
 
 
 def _score_line(raw_id: Any, proba: Any) -> str:
-    from arenapref.data.schema import CLASS_NAMES
-
     out = {"id": raw_id, **{col: float(p) for col, p in zip(LABEL_COLUMNS, proba)},
            "verdict": CLASS_NAMES[int(proba.argmax())]}
     # ASCII escapes keep the output valid UTF-8 whatever the ids contain

@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
     resp_b = [read_turn(t, "--b") for t in args.response_b]
     judge = load(args.run, swap_tta=args.swap_tta)
     result = judge.compare(prompt, resp_a, resp_b)
-    print(json.dumps({**result.to_dict(), "swap_tta": judge.swap_tta if args.swap_tta is None else args.swap_tta}))
+    print(json.dumps({**result.to_dict(), "swap_tta": judge.swap_tta}))
     return 0

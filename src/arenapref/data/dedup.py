@@ -53,13 +53,17 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
-def pair_keys(pairs: pd.DataFrame) -> np.ndarray:
+def _response_digests(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    da = np.asarray([_digest(normalise_prompt(a)) for a in pairs["response_a"]], dtype=object)
+    db = np.asarray([_digest(normalise_prompt(b)) for b in pairs["response_b"]], dtype=object)
+    return da, db
+
+
+def pair_keys(pairs: pd.DataFrame, digests: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """One key per row for the comparison, independent of which response is A."""
-    keys = []
-    for prompt, a, b in zip(pairs["prompt"], pairs["response_a"], pairs["response_b"]):
-        ra, rb = sorted((_digest(normalise_prompt(a)), _digest(normalise_prompt(b))))
-        keys.append(f"{_digest(normalise_prompt(prompt))}:{ra}:{rb}")
-    return np.asarray(keys, dtype=object)
+    da, db = digests if digests is not None else _response_digests(pairs)
+    prompts = [_digest(normalise_prompt(p)) for p in pairs["prompt"]]
+    return np.asarray([f"{p}:{min(a, b)}:{max(a, b)}" for p, a, b in zip(prompts, da, db)], dtype=object)
 
 
 def prompt_keys(pairs: pd.DataFrame) -> np.ndarray:
@@ -185,7 +189,8 @@ class DuplicateReport:
 def find_duplicates(pairs: pd.DataFrame, config: DedupConfig = DedupConfig()) -> DuplicateReport:
     """Cluster exact and near-duplicate rows; the first row of each cluster is its representative."""
     n = len(pairs)
-    keys = pair_keys(pairs)
+    digests = _response_digests(pairs)
+    keys = pair_keys(pairs, digests)
     first_of = pd.Series(np.arange(n)).groupby(keys, sort=False).transform("min").to_numpy()
     uf = _UnionFind(n)
     for i, f in enumerate(first_of):
@@ -197,8 +202,7 @@ def find_duplicates(pairs: pd.DataFrame, config: DedupConfig = DedupConfig()) ->
     if label_cols:
         # compare labels in the orientation of the group's first row (a swapped copy swaps A and B)
         labels = pairs[label_cols].to_numpy(dtype=float)
-        flipped = np.array([not np.array_equal(pairs["response_a"].iat[i], pairs["response_a"].iat[f])
-                            for i, f in enumerate(first_of)])
+        flipped = digests[0] != digests[0][first_of]
         oriented = labels.copy()
         oriented[flipped, 0], oriented[flipped, 1] = labels[flipped, 1], labels[flipped, 0]
         frame = pd.DataFrame(np.round(oriented, 6)).assign(group=first_of)

@@ -301,7 +301,13 @@ def _position_section(inputs: ReportInputs, pairs: pd.DataFrame, position_rows: 
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.permutation(len(pairs))[:position_rows])
     log(f"position bias: predicting {len(rows):,} pairs in both orders without TTA")
-    bias = position_bias(model, pairs.iloc[rows].reset_index(drop=True))
+    try:
+        bias = position_bias(model, pairs.iloc[rows].reset_index(drop=True))
+    except (KeyError, ValueError, RuntimeError, OSError) as err:
+        # e.g. a model saved by an older feature set: the other sections are still worth having
+        out["notes"].append(f"position bias skipped: the run's model failed to predict "
+                            f"({type(err).__name__}: {str(err)[:300]})")
+        return None
     out["figures"]["position_bias"] = plots.position_bias_figure(bias.pop("gaps"), bias["flip_rate"])
     return bias
 
@@ -333,6 +339,21 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
+def _fitted_line(metrics: dict[str, Any]) -> str:
+    """The blend's final parameters (fitted on all rows) in one sentence."""
+    fitted = metrics.get("fitted") or {}
+    combiner, calibrator = fitted.get("combiner") or {}, fitted.get("calibrator")
+    parts = []
+    if combiner.get("kind") == "weighted":
+        weights = ", ".join(f"{n} {w:.3f}" for n, w in zip(metrics.get("members", []), combiner["weights"]))
+        parts.append(f"weights ({combiner['space']} space{', fixed' if combiner.get('fixed') else ''}): {weights}")
+    elif combiner.get("kind") == "stack":
+        parts.append(f"stacked with logistic regression (C={combiner['C']})")
+    if calibrator:
+        parts.append("calibrator " + ", ".join(f"{k}={v:.3f}" for k, v in calibrator.items() if isinstance(v, float)))
+    return "Final model, fitted on all rows: " + ("; ".join(parts) or "members as they are")
+
+
 _BREAKDOWN_COLUMNS = [("bucket", "bucket"), ("n", "rows"), ("log_loss", "log loss"), ("accuracy", "accuracy"),
                       ("prior_log_loss", "prior"), ("uniform_log_loss", "uniform")]
 
@@ -359,6 +380,7 @@ def render_html(inputs: ReportInputs, report: dict[str, Any], pngs: dict[str, by
         parts.append("<p>Blend / calibration steps (nested CV):</p>")
         parts.append(_table(inputs.metrics["compare"], [("name", "variant"), ("log_loss", "log loss"),
                                                          ("accuracy", "accuracy"), ("ece", "ECE")]))
+        parts.append(f"<p class='muted'>{html.escape(_fitted_line(inputs.metrics))}</p>")
     parts.append(_table(s["per_fold"], [("fold", "fold"), ("n_valid", "rows"), ("log_loss", "log loss"),
                                         ("accuracy", "accuracy"), ("prior_log_loss", "prior"),
                                         ("uniform_log_loss", "uniform")]))

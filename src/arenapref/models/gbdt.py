@@ -31,6 +31,8 @@ from arenapref.models.base import normalise_proba, soft_label_rows, swap_average
 from arenapref.runs import read_json, write_json
 
 SOURCE_COLUMN = "source_domain"
+# bump when a feature's definition changes: a saved model then refuses to load with a clear message
+FEATURE_VERSION = 2
 DEFAULT_LGB_PARAMS: dict[str, Any] = {
     "learning_rate": 0.02,
     "num_leaves": 7,
@@ -105,7 +107,8 @@ class GBDTModel:
         rows, y, w = soft_label_rows(t)
         sources = np.concatenate([f["source"].astype(str).to_numpy() for f in frames])
         if self.source_feature is not None:
-            x[SOURCE_COLUMN] = [self.source_codes_.get(s, -1) for s in sources]
+            codes = pd.Series([self.source_codes_.get(s, -1) for s in sources], name=SOURCE_COLUMN, index=x.index)
+            x = pd.concat([x, codes], axis=1)  # one concat: inserting into a wide frame fragments it
         if self.source_weights:
             w = w * np.array([float(self.source_weights.get(s, 1.0)) for s in sources])[rows]
         return x.iloc[rows].reset_index(drop=True), y, w
@@ -175,8 +178,8 @@ class GBDTModel:
 
     def _predict_frame(self, x: pd.DataFrame) -> np.ndarray:
         if self.source_feature is not None:
-            x = x.copy()
-            x[SOURCE_COLUMN] = self.source_codes_[self.source_feature]
+            code = pd.Series(self.source_codes_[self.source_feature], name=SOURCE_COLUMN, index=x.index)
+            x = pd.concat([x, code], axis=1)
         num_iteration = self.booster_.best_iteration or None
         return normalise_proba(self.booster_.predict(x[self.feature_names_], num_iteration=num_iteration))
 
@@ -227,12 +230,17 @@ class GBDTModel:
         write_json(path / "gbdt.json", {"params": self.get_params(), "best_iteration": self.best_iteration_,
                                         "feature_names": self.feature_names_,
                                         "swap_by_convention": self.swap_by_convention_,
+                                        "feature_version": FEATURE_VERSION,
                                         "source_codes": self.source_codes_})
 
     @classmethod
     def load(cls, path: Path) -> GBDTModel:
         path = Path(path)
         state = read_json(path / "gbdt.json")
+        if state.get("feature_version", 1) != FEATURE_VERSION:
+            raise ValueError(f"{path}: this gbdt model was trained with feature version "
+                             f"{state.get('feature_version', 1)}, this arenapref computes version {FEATURE_VERSION}; "
+                             f"retrain it with `arenapref train`")
         model = cls(**state["params"])
         model.booster_ = lgb.Booster(model_file=str(path / "booster.txt"))
         with open(path / "tfidf.pkl", "rb") as handle:

@@ -87,7 +87,7 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
             return clean_pair(body.prompt, body.response_a, body.response_b)
         except InputError as err:
             loc = ["body"] + (["items", index] if index is not None else []) + ([err.field] if err.field else [])
-            raise _InvalidPair(loc, str(err)) from None
+            raise _InvalidPair(loc, err.reason) from None
 
     @app.exception_handler(_InvalidPair)
     async def invalid_pair(request: Request, exc: _InvalidPair) -> JSONResponse:

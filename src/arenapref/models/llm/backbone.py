@@ -9,6 +9,7 @@ random initialisation from ``model.init_config`` work offline.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,8 @@ def build_classifier(spec: ModelSpec, tokenizer: Any, *, seed: int = 42, weights
         qconfig = quantization_config(quantization, compute_dtype=torch.bfloat16)
         if qconfig is not None:
             kwargs["quantization_config"] = qconfig
-            kwargs["device_map"] = {"": torch.cuda.current_device()}
+            # one full quantised copy per process: on this process's GPU under accelerate/torchrun
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))}
         model = AutoModelForSequenceClassification.from_pretrained(base, **kwargs)
         if gguf:
             _forget_gguf(model)

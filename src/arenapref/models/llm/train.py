@@ -238,7 +238,8 @@ def run_training(model: nn.Module, cfg: LLMConfig, train: EncodedPairs, valid: E
     if spec.precision == "fp16":
         require_cuda("fp16 training (loss scaling)")
     torch.manual_seed(cfg.seed)
-    model.to(device)
+    if not any(getattr(model, flag, False) for flag in ("is_loaded_in_4bit", "is_loaded_in_8bit")):
+        model.to(device)  # bitsandbytes models are placed at load time and refuse .to()
     model.train()
     per_step, per_epoch, total = step_plan(len(train), cfg, world)
     optimizer = build_optimizer(model, cfg)
