@@ -16,7 +16,7 @@ import yaml
 from arenapref.data.readers import write_pairs
 from arenapref.data.schema import targets_of
 from arenapref.evaluate.metrics import log_loss
-from arenapref.models.llm.adapters import average_adapters
+from arenapref.models.llm.adapters import average_adapters, merge_adapter
 from arenapref.models.llm.config import make_config
 from arenapref.models.llm.model import LLMClassifier
 from arenapref.models.llm.tiny import build_bpe_tokenizer, decoder_config, signal_pairs
@@ -85,7 +85,7 @@ def test_save_reload_in_fresh_process_gives_identical_probabilities(
     np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
 
 
-def test_fold_adapter_average_and_cpu_precisions(tokenizer_dir: Path, base_dir: Path,
+def test_fold_adapter_average_merge_and_cpu_precisions(tokenizer_dir: Path, base_dir: Path,
                                                  data: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
     train, valid = data
     folds = []
@@ -103,6 +103,9 @@ def test_fold_adapter_average_and_cpu_precisions(tokenizer_dir: Path, base_dir: 
         torch.testing.assert_close(value, (tensors[0][name] + tensors[1][name]) / 2)
     fp32 = LLMClassifier.load(tmp_path / "avg")
     ref = fp32.predict_proba(valid, swap_tta=True)
+    merge_adapter(tmp_path / "avg", tmp_path / "merged")
+    assert (tmp_path / "merged" / "weights" / "model.safetensors").exists()
+    np.testing.assert_allclose(load_model(tmp_path / "merged").predict_proba(valid, swap_tta=True), ref, atol=1e-6)
     y = targets_of(valid)
     for precision, tol in (("bf16", 0.05), ("int8_dynamic", 0.05)):
         other = LLMClassifier.load(tmp_path / "avg", infer={"precision": precision}).predict_proba(valid, swap_tta=True)

@@ -245,3 +245,13 @@ def test_real_uvicorn_process(length_run: Path, tmp_path: Path) -> None:
     assert f"on http://127.0.0.1:{port}/" in text  # loopback by default
     assert '"POST /v1/compare HTTP/1.1" 200' in text  # the access log has the request line only ...
     assert SECRET not in text  # ... and never the conversation
+
+
+def test_union_errors_are_folded_into_one_message_per_field(client: TestClient) -> None:
+    wrong_type = client.post("/v1/compare", json={"prompt": 3, "response_a": "a", "response_b": "b"}).json()
+    assert wrong_type["detail"] == [{"loc": ["body", "prompt"], "msg": "Input should be a valid string or a valid list",
+                                     "type": "type_error"}]
+    bad_turn = client.post("/v1/compare", json={"prompt": ["a", 3], "response_a": ["a", "b"], "response_b": "b"})
+    assert [d["loc"] for d in bad_turn.json()["detail"]] == [["body", "prompt", 1]]
+    too_long = client.post("/v1/compare", json={"prompt": "p" * 60_000, "response_a": "a", "response_b": "b"})
+    assert [d["type"] for d in too_long.json()["detail"]] == ["string_too_long"]

@@ -45,6 +45,36 @@ def _scores(proba: np.ndarray) -> dict[str, Any]:
     return out
 
 
+# pydantic names the branch of a union in the location ("prompt", "constrained-str"); users know fields
+_UNION_TAGS = {"constrained-str", "str", "int", "none"}
+_TYPE_ERRORS = {"string_type", "list_type", "int_type", "none_required", "model_attributes_type", "dict_type"}
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part in _UNION_TAGS or "[" in part)
+
+
+def tidy_errors(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``{loc, msg, type}`` per field: union branches folded into one message, a
+    specific complaint (too long, too many turns) preferred over "wrong type" from the other branch."""
+    by_loc: dict[tuple, list[dict[str, Any]]] = {}
+    for err in errors:
+        loc = tuple(part for part in err.get("loc", ()) if not _is_union_tag(part))
+        by_loc.setdefault(loc, []).append(err)
+    tidy = []
+    for loc, group in by_loc.items():
+        specific = [e for e in group if e.get("type") not in _TYPE_ERRORS]
+        deeper = any(len(other) > len(loc) and other[:len(loc)] == loc for other in by_loc)
+        if not specific and deeper:
+            continue  # "not a string" for a list whose item 1 is the real problem
+        if specific:
+            tidy += [{"loc": list(loc), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in specific]
+        else:
+            wanted = dict.fromkeys(e.get("msg", "").removeprefix("Input should be ") for e in group)
+            tidy.append({"loc": list(loc), "msg": "Input should be " + " or ".join(wanted), "type": "type_error"})
+    return tidy
+
+
 def _unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": errors})
 
@@ -78,9 +108,7 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # the default handler echoes the offending input back; for a 200k-character field that is
         # both a waste and a way for conversation text to end up in client logs
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
-        return _unprocessable(errors)
+        return _unprocessable(tidy_errors(exc.errors()))
 
     def cleaned(body: Any, index: int | None = None) -> dict[str, Any]:
         try:

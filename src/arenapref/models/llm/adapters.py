@@ -12,8 +12,9 @@ from pathlib import Path
 
 import torch
 
-from arenapref.runs import atomic_dir, read_json
+from arenapref.runs import atomic_dir, read_json, write_json
 
+MANIFEST = "model.json"  # models.registry.MANIFEST (not imported: the registry imports model modules)
 ADAPTER = "adapter"
 WEIGHTS = "adapter_model.safetensors"
 
@@ -44,6 +45,7 @@ def average_adapters(model_dirs: list[str | Path], out: str | Path, *, force: bo
     with atomic_dir(out, force=force) as tmp:
         shutil.copytree(dirs[0], tmp, dirs_exist_ok=True)
         save_file(mean, str(tmp / ADAPTER / WEIGHTS))
+        write_json(tmp / MANIFEST, {"type": "llm"})
     return out
 
 
@@ -56,9 +58,7 @@ def merge_adapter(model_dir: str | Path, out: str | Path, *, force: bool = False
     out = Path(out)
     with atomic_dir(out, force=force) as tmp:
         model.save(tmp)
-        manifest = Path(model_dir) / "model.json"  # the registry's manifest, so load_model reads the copy
-        if manifest.exists():
-            shutil.copy(manifest, tmp / "model.json")
+        write_json(tmp / MANIFEST, {"type": model.name})  # so models.load_model / arenapref predict read it
     return out
 
 

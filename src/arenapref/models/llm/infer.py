@@ -29,9 +29,15 @@ def for_inference(model: nn.Module, precision: str) -> nn.Module:
     if precision == "fp16":
         return model.to(torch.float16)
     if precision == "int8_dynamic":
+        import warnings
+
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(model.float(), {nn.Linear}, dtype=torch.qint8)
+        # torch.ao eager quantisation is deprecated in favour of torchao but still works (measured in the docs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+            return quantize_dynamic(model.float(), {nn.Linear}, dtype=torch.qint8)
     return model
 
 
