@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/speed.py [--rows 57477] [--config cpu-default] [--keep DIR]
 
-Each replica gets a copy marker appended to every text, so no text repeats (per-text feature caches
-and TF-IDF see as many distinct texts as the real file has). Prints one table:
+Each replica gets a copy marker appended to every response turn, so no response repeats (per-text
+feature caches and TF-IDF see as many distinct answers as the real file has); prompts stay as they are,
+so the copies of one conversation share a prompt group and grouped CV / early stopping stay honest
+(distinct prompts would put near-copies on both sides of every split). Prints one table:
   * train: `arenapref train` with grouped 5-fold CV + final fit, as a child process: wall time, peak RSS
   * predict: pairs/s of the trained model on all rows, with and without swap TTA (in this process)
 """
@@ -33,7 +35,7 @@ def replicate(pairs: pd.DataFrame, rows: int) -> pd.DataFrame:
     while sum(len(c) for c in copies) < rows:
         copy = pairs.copy()
         copy["id"] = copy["id"].astype(str) + f"-r{k}"
-        for col in ("prompt", "response_a", "response_b"):
+        for col in ("response_a", "response_b"):
             copy[col] = [[f"{t} (copy {k})" for t in turns] for turns in copy[col]]
         copies.append(copy)
         k += 1

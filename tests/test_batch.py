@@ -98,9 +98,10 @@ def test_interrupt_then_resume_redoes_nothing(judge: Judge, pairs_file: Path, ar
     real = Judge.predict_pairs
 
     def interrupt_on_fourth(self: Judge, pairs: pd.DataFrame, **kwargs: object) -> np.ndarray:
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
+        if len(pairs) == 100:  # chunks only (loading a run also scores one check pair)
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt
         return real(self, pairs, **kwargs)
 
     monkeypatch.setattr(Judge, "predict_pairs", interrupt_on_fourth)
@@ -159,3 +160,31 @@ def test_kill_minus_nine_then_resume(judge: Judge, arena_pairs: pd.DataFrame, tm
     rc = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
     assert rc.returncode == 0, rc.stderr
     assert out.read_bytes() == reference.read_bytes()
+
+
+def test_pipe_mode_stdin_to_stdout(judge: Judge, pairs_file: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "reference.jsonl"
+    score_jsonl(judge, pairs_file, reference, chunk_size=100, progress=False)
+    cmd = [sys.executable, "-m", "arenapref.cli", "batch", "--run", str(judge.run_dir), "--input", "-",
+           "--output", "-", "--chunk-size", "100", "--quiet"]
+    with open(pairs_file, "rb") as stdin:
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == reference.read_bytes()  # same ids, order and numbers as the file mode
+    assert b"scored 1,091 rows from <stdin>" in proc.stderr  # the summary stays off stdout
+
+
+def test_pipe_mode_errors(judge: Judge, pairs_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          capsys: pytest.CaptureFixture) -> None:
+    import io
+
+    lines = pairs_file.read_text(encoding="utf-8").splitlines(keepends=True)[:5]
+    out = tmp_path / "scores.jsonl"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(lines) + '"just a string"\n'))
+    args = ["batch", "--run", str(judge.run_dir), "--input", "-", "--output", str(out), "--quiet"]
+    assert main(args) == 2
+    assert "<stdin>, line 6: expected a JSON object per line, got str" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # a file output appears only when the stream was complete
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(lines)))
+    assert main([*args, "--resume"]) == 2
+    assert "--resume needs an input and an output file" in capsys.readouterr().err

@@ -255,3 +255,13 @@ def test_union_errors_are_folded_into_one_message_per_field(client: TestClient) 
     assert [d["loc"] for d in bad_turn.json()["detail"]] == [["body", "prompt", 1]]
     too_long = client.post("/v1/compare", json={"prompt": "p" * 60_000, "response_a": "a", "response_b": "b"})
     assert [d["type"] for d in too_long.json()["detail"]] == ["string_too_long"]
+
+
+def test_serve_defaults_to_loopback_and_warns_otherwise() -> None:
+    from arenapref.cli import build_parser
+    from arenapref.commands.serve import is_loopback
+
+    args = build_parser().parse_args(["serve", "--run", "x"])
+    assert args.host == "127.0.0.1" and is_loopback(args.host)
+    assert is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")

@@ -196,11 +196,15 @@ def test_convert_command_roundtrip(shared_data, tmp_path, capsys):
 
 def test_convert_seed_changes_sides_only(tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert main(["data", "convert", "--from", "dpo", str(FIX / "dpo.jsonl"), "--out", str(a), "--seed", "1"]) == 0
-    assert main(["data", "convert", "--from", "dpo", str(FIX / "dpo.jsonl"), "--out", str(b), "--seed", "2"]) == 0
+    # seeds 0 and 1 put both non-tie rows on opposite sides
+    assert main(["data", "convert", "--from", "dpo", str(FIX / "dpo.jsonl"), "--out", str(a), "--seed", "0"]) == 0
+    assert main(["data", "convert", "--from", "dpo", str(FIX / "dpo.jsonl"), "--out", str(b), "--seed", "1"]) == 0
     fa, fb = read_pairs(a), read_pairs(b)
-    flipped = labels_of(fa)[:2] != labels_of(fb)[:2]
-    for i in np.flatnonzero(flipped):
-        assert swap_pairs(fa.iloc[[i]]).iloc[0]["response_a"] == fb.iloc[i]["response_a"]
+    assert (labels_of(fa)[:2] != labels_of(fb)[:2]).all()
+    for i in range(3):
+        swapped = swap_pairs(fa.iloc[[i]]).iloc[0]
+        assert swapped["response_a"] == fb.iloc[i]["response_a"] and swapped["prompt"] == fb.iloc[i]["prompt"]
+        np.testing.assert_array_equal(swapped[list(LABEL_COLUMNS)].to_numpy(float),
+                                      fb.iloc[i][list(LABEL_COLUMNS)].to_numpy(float))
     assert main(["data", "convert", "--from", "autoj", str(FIX / "dpo.jsonl"), "--out", str(tmp_path / "c.jsonl"),
                  "--seed", "1"]) == 2

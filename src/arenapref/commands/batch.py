@@ -12,12 +12,16 @@ naming line and field and no output. Rows go to ``OUTPUT.partial`` chunk by chun
 which is renamed to ``OUTPUT`` when complete; after an interruption ``--resume`` checks that the
 partial rows match the input and continues after the last complete one. An existing output is never
 replaced unless ``--force`` is given.
+
+``-`` as input or output streams stdin/stdout for shell pipelines: lines are validated as they come
+(a bad line stops the run; rows already written to stdout stay written), and there is no ``--resume``.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import sys
@@ -45,8 +49,10 @@ class BatchStats:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("batch", help="score a JSONL file of pairs as a stream (resumable)")
     p.add_argument("--run", required=True, help="run directory made by train, demo or blend")
-    p.add_argument("--input", required=True, help="JSONL: one {id, prompt, response_a, response_b} per line")
-    p.add_argument("--output", required=True, help="JSONL of scores to write (same ids, same order)")
+    p.add_argument("--input", required=True, help="JSONL: one {id, prompt, response_a, response_b} per line "
+                   "(- reads stdin)")
+    p.add_argument("--output", required=True, help="JSONL of scores to write, same ids and order (- writes "
+                   "stdout)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an interrupted run (OUTPUT.partial)")
     mode.add_argument("--force", action="store_true", help="start over, replacing an existing output")
@@ -69,7 +75,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield line_no, text
 
 
-def _parse(path: Path, line_no: int, text: str) -> tuple[Any, dict[str, Any]]:
+def _parse(path: Path | str, line_no: int, text: str) -> tuple[Any, dict[str, Any]]:
     """(original id, canonical row) of one input line, or a DataError naming line, id and field."""
     if _RAW_BAD_BYTE.search(text):
         raise DataError(path, "invalid UTF-8 bytes on this line", line=line_no)
@@ -88,7 +94,8 @@ def _parse(path: Path, line_no: int, text: str) -> tuple[Any, dict[str, Any]]:
         raise DataError(path, f"id must be a string or a number, got {type(raw_id).__name__}",
                         line=line_no, field="id")
     try:
-        row = clean_row(obj, json_encoded=False, labelled=False, allow_soft_labels=False, source=path.name)
+        row = clean_row(obj, json_encoded=False, labelled=False, allow_soft_labels=False,
+                        source=Path(path).name)
     except RowError as err:
         raise DataError(path, str(err), line=line_no, row_id=shown, field=err.field) from None
     return raw_id, row
@@ -119,16 +126,12 @@ def check_input(path: Path, partial: Path | None) -> tuple[int, int, int]:
 
     Returns (rows in the input, rows already finished, byte length of the finished part).
     """
-    seen: dict[int, int] = {}
+    duplicate = _DuplicateCheck(path)
     done = _finished_rows(partial) if partial is not None else iter(())
     n_rows = n_done = keep_bytes = 0
     for line_no, text in _lines(path):
         _, row = _parse(path, line_no, text)
-        key = _id_key(row["id"])
-        if key in seen:
-            raise DataError(path, f"duplicate id (first seen on line {seen[key]})", line=line_no,
-                            row_id=row["id"], field="id")
-        seen[key] = line_no
+        duplicate(line_no, row["id"])
         n_rows += 1
         if n_done == n_rows - 1:
             finished = next(done, None)
@@ -161,13 +164,81 @@ def _score_line(raw_id: Any, proba: Any) -> str:
     return json.dumps(out, ensure_ascii=True) + "\n"
 
 
+class _DuplicateCheck:
+    """Remembers an 8-byte hash per id: the one piece of state that grows with the input."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path, self.seen = path, {}
+
+    def __call__(self, line_no: int, row_id: str) -> None:
+        key = _id_key(row_id)
+        if key in self.seen:
+            raise DataError(self.path, f"duplicate id (first seen on line {self.seen[key]})", line=line_no,
+                            row_id=row_id, field="id")
+        self.seen[key] = line_no
+
+
+def _score_chunks(judge: Any, rows: Iterator[tuple[Any, dict[str, Any]]], write: Any, *, chunk_size: int,
+                  bar: Any, stats: BatchStats) -> None:
+    """Score ``rows`` ``chunk_size`` at a time; ``write(bytes)`` gets each chunk's output lines."""
+    from arenapref.api import pairs_frame, release_feature_cache
+
+    ids: list[Any] = []
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        proba = judge.predict_pairs(pairs_frame(chunk))
+        write("".join(_score_line(i, p) for i, p in zip(ids, proba)).encode("ascii"))
+        stats.scored += len(chunk)
+        bar.update(len(chunk))
+        ids.clear()
+        chunk.clear()
+        release_feature_cache()
+
+    for raw_id, row in rows:
+        ids.append(raw_id)
+        chunk.append(row)
+        if len(chunk) >= chunk_size:
+            flush()
+    if chunk:
+        flush()
+    bar.close()
+
+
+def score_stream(judge: Any, source: Any, write: Any, *, name: str = "<stdin>", chunk_size: int = DEFAULT_CHUNK,
+                 progress: bool = True, stats: BatchStats | None = None) -> BatchStats:
+    """Pipe mode: score JSONL lines from a text stream as they come; no validation pass, no resume.
+
+    A bad line stops the run with a DataError naming ``name`` and the line; rows before it were
+    already written (a pipe cannot be taken back).
+    """
+    from tqdm.auto import tqdm
+
+    stats = stats if stats is not None else BatchStats()
+    duplicate = _DuplicateCheck(name)
+    start = time.perf_counter()
+
+    def rows() -> Iterator[tuple[Any, dict[str, Any]]]:
+        for line_no, text in enumerate(source, start=1):
+            if text.strip():
+                raw_id, row = _parse(name, line_no, text)
+                duplicate(line_no, row["id"])
+                stats.total += 1
+                yield raw_id, row
+        if stats.total == 0:
+            raise DataError(name, "empty input: no rows")
+
+    bar = tqdm(unit="rows", desc="batch", disable=not progress, file=sys.stderr)
+    _score_chunks(judge, rows(), write, chunk_size=chunk_size, bar=bar, stats=stats)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
 def score_jsonl(judge: Any, input_path: str | Path, output_path: str | Path, *, resume: bool = False,
                 force: bool = False, chunk_size: int = DEFAULT_CHUNK, progress: bool = True,
                 stats: BatchStats | None = None) -> BatchStats:
     """Score ``input_path`` into ``output_path`` with a :class:`arenapref.api.Judge` (see module doc)."""
     from tqdm.auto import tqdm
-
-    from arenapref.api import pairs_frame, release_feature_cache
 
     input_path, output_path = Path(input_path), Path(output_path)
     stats = stats if stats is not None else BatchStats()
@@ -199,38 +270,74 @@ def score_jsonl(judge: Any, input_path: str | Path, output_path: str | Path, *, 
         handle.seek(keep_bytes)
         bar = tqdm(total=stats.total, initial=stats.resumed, unit="rows", desc="batch", disable=not progress,
                    file=sys.stderr)
-        ids: list[Any] = []
-        rows: list[dict[str, Any]] = []
 
-        def flush() -> None:
-            proba = judge.predict_pairs(pairs_frame(rows))
-            handle.write("".join(_score_line(i, p) for i, p in zip(ids, proba)).encode("ascii"))
+        def write(data: bytes) -> None:
+            handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
-            stats.scored += len(rows)
-            bar.update(len(rows))
-            ids.clear()
-            rows.clear()
-            release_feature_cache()
+            os.fsync(handle.fileno())  # a finished chunk survives a crash: that is what --resume relies on
 
-        for raw_id, row in _rows_after(input_path, stats.resumed):
-            ids.append(raw_id)
-            rows.append(row)
-            if len(rows) >= chunk_size:
-                flush()
-        if rows:
-            flush()
-        bar.close()
+        _score_chunks(judge, _rows_after(input_path, stats.resumed), write, chunk_size=chunk_size, bar=bar,
+                      stats=stats)
     os.replace(partial, output_path)
     stats.seconds = time.perf_counter() - start
     return stats
 
 
+def _run_pipe(judge: Any, args: argparse.Namespace, stats: BatchStats) -> int:
+    """``--input -`` and/or ``--output -``: stream stdin/stdout, for shell pipelines."""
+    from arenapref.runs import atomic_path, refuse_existing
+
+    if args.resume:
+        raise ValueError("--resume needs an input and an output file (a pipe cannot be read twice)")
+    if args.input == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        source = (io.TextIOWrapper(stdin, encoding="utf-8", errors="surrogateescape", newline="")
+                  if stdin is not None else sys.stdin)
+        name = "<stdin>"
+    else:
+        if not Path(args.input).is_file():
+            raise DataError(args.input, "no such file")
+        source = open(args.input, encoding="utf-8", errors="surrogateescape", newline="")
+        name = args.input
+    options = {"name": name, "chunk_size": args.chunk_size, "progress": not args.quiet, "stats": stats}
+    try:
+        if args.output == "-":
+            stdout = getattr(sys.stdout, "buffer", None)
+
+            def write(data: bytes) -> None:
+                if stdout is not None:
+                    stdout.write(data)
+                else:
+                    sys.stdout.write(data.decode("ascii"))
+                sys.stdout.flush()
+
+            score_stream(judge, source, write, **options)
+        else:
+            refuse_existing(Path(args.output), force=args.force)
+            # a file written from a stream appears only when complete: a bad line leaves nothing
+            with atomic_path(args.output) as tmp, open(tmp, "wb") as handle:
+                score_stream(judge, source, handle.write, **options)
+    except KeyboardInterrupt:
+        print(f"arenapref batch: interrupted after {stats.scored:,} rows", file=sys.stderr)
+        return 130
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    rate = stats.scored / stats.seconds if stats.seconds > 0 else float("nan")
+    print(f"arenapref batch: scored {stats.scored:,} rows from {name} in {stats.seconds:.1f} s "
+          f"({rate:,.0f} rows/s)", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from arenapref.api import load
 
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     judge = load(args.run, swap_tta=args.swap_tta)
     stats = BatchStats()
+    if "-" in (args.input, args.output):
+        return _run_pipe(judge, args, stats)
     try:
         score_jsonl(judge, args.input, args.output, resume=args.resume, force=args.force,
                     chunk_size=args.chunk_size, progress=not args.quiet, stats=stats)
