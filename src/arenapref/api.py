@@ -93,9 +93,8 @@ def release_feature_cache() -> None:
     each text once, so keeping it would only make memory grow with the input.
     """
     handmade = sys.modules.get("arenapref.features.handmade")
-    cache = getattr(handmade, "_cache", None)
-    if cache is not None:
-        cache.clear()
+    if handmade is not None:  # not imported means nothing cached
+        handmade.clear_cache()
 
 
 class Judge:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS, TEXT_COLUMNS
-from arenapref.data.validation import _RAW_BAD_BYTE, DataError, RowError, clean_row
+from arenapref.data.validation import DataError, RowError, clean_row, has_bad_bytes
 from arenapref.runs import OutputExistsError
 
 DEFAULT_CHUNK = 512
@@ -77,7 +77,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def _parse(path: Path | str, line_no: int, text: str) -> tuple[Any, dict[str, Any]]:
     """(original id, canonical row) of one input line, or a DataError naming line, id and field."""
-    if _RAW_BAD_BYTE.search(text):
+    if has_bad_bytes(text):
         raise DataError(path, "invalid UTF-8 bytes on this line", line=line_no)
     try:
         obj = json.loads(text)

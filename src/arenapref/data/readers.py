@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from arenapref.data.schema import COLUMNS, LABEL_COLUMNS, TEXT_COLUMNS, empty_pairs
-from arenapref.data.validation import _RAW_BAD_BYTE, BadRow, DataError, RowError, clean_row
+from arenapref.data.validation import BadRow, DataError, RowError, clean_row, has_bad_bytes
 
 OnBadRow = Literal["error", "skip"]
 KAGGLE_TRAIN_COLUMNS = ("id", "model_a", "model_b", *TEXT_COLUMNS, *LABEL_COLUMNS)
@@ -81,7 +81,7 @@ def _jsonl_rows(path: Path) -> RawRows:
         for line_no, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
-            if _RAW_BAD_BYTE.search(text):  # a JSON escape like \udc80 is fine; a raw byte is not UTF-8
+            if has_bad_bytes(text):  # a JSON escape like \udc80 is fine; a raw byte is not UTF-8
                 raise DataError(path, "invalid UTF-8 bytes on this line", line=line_no)
             try:
                 obj = json.loads(text)

@@ -58,6 +58,11 @@ class BadRow:
     reason: str
 
 
+def has_bad_bytes(text: str) -> bool:
+    """True if text read with ``errors='surrogateescape'`` held bytes that are not UTF-8."""
+    return _RAW_BAD_BYTE.search(text) is not None
+
+
 def fix_text(text: str) -> str:
     """Valid Unicode from JSON-decoded text: join surrogate pairs, replace lone surrogates by U+FFFD."""
     if _SURROGATE.search(text) is None:

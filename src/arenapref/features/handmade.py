@@ -70,6 +70,11 @@ _cache: dict[bytes, np.ndarray] = {}
 _CACHE_LIMIT = 2_000_000
 
 
+def clear_cache() -> None:
+    """Forget cached per-text features (a long-running scorer sees each text once; CV sees it per fold)."""
+    _cache.clear()
+
+
 def _key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
