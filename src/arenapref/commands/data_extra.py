@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from arenapref.data.readers import FORMAT_READERS, concat_pairs, load_pairs, summarize_bad_rows, write_pairs
+from arenapref.data.schema import has_labels
 from arenapref.data.validation import DataError
 from arenapref.runs import atomic_path, refuse_existing
 
@@ -98,8 +99,10 @@ def run_convert(args: argparse.Namespace) -> int:
     table = concat_pairs(frames, what=" + ".join(args.inputs))
     write_pairs(table, out)
     y = table[["winner_model_a", "winner_model_b", "winner_tie"]].sum()
-    print(f"wrote {len(table):,} rows to {out} (A/B/tie = {y.iloc[0]:,.0f}/{y.iloc[1]:,.0f}/{y.iloc[2]:,.0f}; "
-          f"{skipped} skipped; sources: {', '.join(sorted(table['source'].astype(str).unique()))})")
+    unlabelled = int((~has_labels(table)).sum())
+    print(f"wrote {len(table):,} rows to {out} (A/B/tie = {y.iloc[0]:,.0f}/{y.iloc[1]:,.0f}/{y.iloc[2]:,.0f}, "
+          f"{unlabelled:,} unlabelled; {skipped} skipped; sources: "
+          f"{', '.join(sorted(table['source'].astype(str).unique()))})")
     return 0
 
 
