@@ -67,12 +67,14 @@ PROMPT_FEATURES: tuple[str, ...] = ("chars", "words", "lines", "questions", "cod
                                      "script_cjk", "script_cyrillic", "non_ascii")
 _PROMPT_IDX = [TEXT_FEATURES.index(name) for name in PROMPT_FEATURES]
 _cache: dict[bytes, np.ndarray] = {}
+_pair_cache: dict[bytes, tuple[float, ...]] = {}
 _CACHE_LIMIT = 2_000_000
 
 
 def clear_cache() -> None:
     """Forget cached per-text features (a long-running scorer sees each text once; CV sees it per fold)."""
     _cache.clear()
+    _pair_cache.clear()
 
 
 def _key(text: str) -> bytes:
@@ -126,6 +128,19 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if (a or b) else 1.0
 
 
+def _overlap_features(prompt: list[str], resp_a: list[str], resp_b: list[str]) -> tuple[float, ...]:
+    """Turn count, word overlaps and the identical flag of one pair (cached: word sets are the slow part)."""
+    key = _key("\x01".join(["\x00".join(prompt), "\x00".join(resp_a), "\x00".join(resp_b)]))
+    found = _pair_cache.get(key)
+    if found is None:
+        wp, wa, wb = _words(prompt), _words(resp_a), _words(resp_b)
+        found = (len(prompt), _jaccard(wp, wa), _jaccard(wp, wb), _jaccard(wp, wa) - _jaccard(wp, wb),
+                 _jaccard(wa, wb), float(resp_a == resp_b))
+        if len(_pair_cache) < _CACHE_LIMIT:
+            _pair_cache[key] = found
+    return found
+
+
 def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
     """Numeric features of each pair (see module doc); one row per pair, same order."""
     rows_a, rows_b, rows_p, extra = [], [], [], []
@@ -135,11 +150,7 @@ def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFram
         rows_p.append(text_features(prompt)[_PROMPT_IDX])
         rows_a.append(text_features(resp_a))
         rows_b.append(text_features(resp_b))
-        wp, wa, wb = _words(prompt), _words(resp_a), _words(resp_b)
-        extra.append((
-            len(prompt), _jaccard(wp, wa), _jaccard(wp, wb), _jaccard(wp, wa) - _jaccard(wp, wb),
-            _jaccard(wa, wb), float(resp_a == resp_b),
-        ))
+        extra.append(_overlap_features(prompt, resp_a, resp_b))
     fa, fb = np.vstack(rows_a) if rows_a else np.zeros((0, len(TEXT_FEATURES))), \
         np.vstack(rows_b) if rows_b else np.zeros((0, len(TEXT_FEATURES)))
     fp = np.vstack(rows_p) if rows_p else np.zeros((0, len(PROMPT_FEATURES)))
