@@ -46,6 +46,7 @@ DEFAULT_LGB_PARAMS: dict[str, Any] = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 5.0,
+    "max_bin": 63,
 }
 
 
@@ -56,7 +57,7 @@ class GBDTModel:
         self,
         lgb_params: dict[str, Any] | None = None,
         n_estimators: int = 3000,
-        early_stopping_rounds: int = 100,
+        early_stopping_rounds: int = 50,
         valid_fraction: float = 0.15,
         swap_augment: bool = True,
         use_tfidf: bool = True,
