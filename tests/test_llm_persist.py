@@ -162,3 +162,30 @@ def test_custom_mlp_head_round_trip(tokenizer_dir: Path, data: tuple[pd.DataFram
     assert isinstance(model.net_.base_model.model.score.modules_to_save["default"], torch.nn.Sequential)
     save_model(model, tmp_path / "m")
     np.testing.assert_allclose(load_model(tmp_path / "m").predict_proba(valid), model.predict_proba(valid), atol=1e-6)
+
+
+def test_two_stage_extra_data_then_target_keeps_the_trained_classifier(
+        tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
+    """Stage 1 (e.g. extra data) saves full weights; stage 2 starts from them with ``keep_head``."""
+    from arenapref.models.llm.backbone import build_classifier, build_tokenizer
+
+    train, valid = data
+    stage1 = LLMClassifier(**params(tokenizer_dir)).fit(train, log=lambda m: None)
+    save_model(stage1, tmp_path / "stage1")
+    weights = tmp_path / "stage1" / "weights"
+    stage1_proba = stage1.predict_proba(valid)
+    spec = make_config(model={"base": str(weights), "tokenizer": str(tmp_path / "stage1" / "tokenizer"),
+                              "keep_head": True}).model
+    tokenizer = build_tokenizer(spec)
+    kept = build_classifier(spec, tokenizer, seed=99)
+    reset = build_classifier(make_config(model={**spec.__dict__, "keep_head": False}).model, tokenizer, seed=99)
+    ours = load_model(tmp_path / "stage1").net_
+    head = "score"
+    assert torch.equal(getattr(kept, head).weight, getattr(ours, head).weight)
+    assert not torch.equal(getattr(reset, head).weight, getattr(ours, head).weight)
+    # stage 2 trains on top of stage 1 through the normal recipe
+    p = params(tokenizer_dir)
+    p["model"] = {"base": str(weights), "tokenizer": str(tmp_path / "stage1" / "tokenizer"), "keep_head": True}
+    p["train"] = {**p["train"], "max_steps": 2}
+    stage2 = LLMClassifier(**p).fit(valid, log=lambda m: None)
+    assert stage2.predict_proba(valid).shape == stage1_proba.shape

@@ -186,7 +186,8 @@ def build_classifier(spec: ModelSpec, tokenizer: Any, *, seed: int = 42, weights
         model = AutoModelForSequenceClassification.from_pretrained(base, **kwargs)
         if gguf:
             _forget_gguf(model)
-        init_head(model, seed)
+        if not spec.keep_head:
+            init_head(model, seed)
     if len(tokenizer) > model.config.vocab_size:
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = pad_id

@@ -27,6 +27,8 @@ class ModelSpec:
     quantization: str | None = None         # None | "4bit" (QLoRA: NF4 + double quant) | "8bit"; CUDA only
     gradient_checkpointing: bool = False
     attn_implementation: str | None = None  # e.g. "eager" for Gemma-2 soft-capping, "sdpa"
+    keep_head: bool = False                 # ``base`` is an arenapref classifier (e.g. RUN/model/weights of a
+                                            # stage trained on extra data): keep its trained 3-class head
     head: str = "default"                   # "default": the model's own classification head; "mlp": 2-layer
 
 
