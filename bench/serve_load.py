@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from arenapref.data.locate import find_arena_dir, train_files  # noqa: E402
 from arenapref.data.readers import read_pairs  # noqa: E402
+from arenapref.serve.probe import wait_until_healthy  # noqa: E402
 
 
 def free_port() -> int:
@@ -96,17 +97,11 @@ def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_request
     server = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise SystemExit(f"server did not start: {log.read().decode(errors='replace')}")
-            time.sleep(0.2)
+        try:
+            wait_until_healthy(base, server, timeout=120)
+        except RuntimeError as err:
+            log.seek(0)
+            raise SystemExit(f"server did not start ({err}): {log.read().decode(errors='replace')}") from None
         latencies, errors, wall = asyncio.run(load(base, payloads, n_requests, clients))
         peak = peak_rss_mib(server.pid)
     finally:

@@ -29,6 +29,7 @@ httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from arenapref.serve.app import STATIC, create_app  # noqa: E402
+from arenapref.serve.probe import wait_until_healthy  # noqa: E402
 from arenapref.serve.settings import Limits  # noqa: E402
 
 SECRET = "zebra-quartz-7731"  # a marker that must never show up in any log
@@ -218,16 +219,10 @@ def test_real_uvicorn_process(length_run: Path, tmp_path: Path) -> None:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        try:
+            wait_until_healthy(base, proc, timeout=60)
+        except RuntimeError as err:
+            raise AssertionError(f"{err}: {log.read_text()}") from None
         ok = httpx.post(f"{base}/v1/compare", json={"prompt": SECRET, "response_a": "Canberra.",
                                                     "response_b": "Sydney."}, timeout=30)
         assert ok.status_code == 200 and ok.json()["verdict"] in {"A", "B", "tie"}
