@@ -28,7 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="arenapref", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="arenapref", description="Predict which of two chatbot answers a human prefers: P(A wins), P(B wins), P(tie).")
     parser.add_argument("--version", action="version", version=f"arenapref {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
