@@ -14,30 +14,7 @@ import pytest
 import arenapref
 from arenapref.api import InputError, Judge
 from arenapref.cli import main
-from arenapref.config import load_config
-from arenapref.data.readers import write_pairs
 from arenapref.data.schema import swap_pairs
-from arenapref.training import train_run
-
-
-def train_small_run(arena_pairs: pd.DataFrame, folder: Path, model: str = "length", n: int = 200) -> Path:
-    """A real run directory: `model` trained on the first `n` real arena rows, 2-fold CV."""
-    data = folder / "train.jsonl"
-    write_pairs(arena_pairs.iloc[:n], data)
-    config = load_config(None, {"model": {"type": model, "params": {}}, "cv": {"n_folds": 2}})
-    run_dir = folder / "run"
-    train_run([data], config, run_dir, progress=False, log=lambda *a: None)
-    return run_dir
-
-
-@pytest.fixture(scope="module")
-def length_run(arena_pairs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_small_run(arena_pairs, tmp_path_factory.mktemp("api_run"))
-
-
-@pytest.fixture(scope="module")
-def judge(length_run: Path) -> Judge:
-    return arenapref.load(length_run)
 
 
 def test_import_is_light() -> None:

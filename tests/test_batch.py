@@ -13,23 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_api import train_small_run
 
-import arenapref
 from arenapref.api import Judge
 from arenapref.cli import main
 from arenapref.commands.batch import partial_path, score_jsonl
 from arenapref.data.readers import write_pairs
-
-
-@pytest.fixture(scope="module")
-def length_run(arena_pairs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_small_run(arena_pairs, tmp_path_factory.mktemp("batch_run"))
-
-
-@pytest.fixture(scope="module")
-def judge(length_run: Path) -> Judge:
-    return arenapref.load(length_run)
 
 
 @pytest.fixture(scope="module")

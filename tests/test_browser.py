@@ -15,9 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from test_api import train_small_run
 
 import arenapref
 
@@ -41,8 +39,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(arena_pairs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    run_dir = train_small_run(arena_pairs, tmp_path_factory.mktemp("browser_run"))
+def base_url(length_run: Path) -> Iterator[str]:
+    run_dir = length_run
     port = free_port()
     config = uvicorn.Config(create_app(arenapref.load(run_dir)), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

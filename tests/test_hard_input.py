@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_api import train_small_run
 
 from arenapref.cli import main
 from arenapref.data.readers import read_pairs
@@ -49,10 +48,6 @@ CASES: dict[str, list[str]] = {
 # batch scores unlabelled pairs: it ignores label columns, so label problems are not its business
 LABEL_ONLY = {"labels_not_one_hot.csv", "labels_soft.csv", "label_not_a_number.csv"}
 
-
-@pytest.fixture(scope="module")
-def length_run(arena_pairs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_small_run(arena_pairs, tmp_path_factory.mktemp("hard_run"))
 
 
 @pytest.fixture(scope="module")

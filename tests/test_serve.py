@@ -19,9 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_api import train_small_run
 
-import arenapref
 from arenapref.api import Judge
 
 pytest.importorskip("fastapi")
@@ -35,14 +33,6 @@ from arenapref.serve.settings import Limits  # noqa: E402
 SECRET = "zebra-quartz-7731"  # a marker that must never show up in any log
 
 
-@pytest.fixture(scope="module")
-def length_run(arena_pairs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_small_run(arena_pairs, tmp_path_factory.mktemp("serve_run"))
-
-
-@pytest.fixture(scope="module")
-def judge(length_run: Path) -> Judge:
-    return arenapref.load(length_run)
 
 
 @pytest.fixture(scope="module")

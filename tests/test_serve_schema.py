@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_api import train_small_run
 
 import arenapref
 
@@ -20,8 +18,8 @@ from arenapref.serve.settings import Limits  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def api_schema(arena_pairs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> object:
-    run_dir: Path = train_small_run(arena_pairs, tmp_path_factory.mktemp("schema_run"))
+def api_schema(length_run: Path) -> object:
+    run_dir = length_run
     # small limits, so that generated data crosses them and the 413/422 paths are exercised too
     limits = Limits(max_body_bytes=16 * 1024, max_turns=3, max_chars=1_000, max_items=3, max_id_chars=32)
     app = create_app(arenapref.load(run_dir), limits=limits, max_batch=8)
