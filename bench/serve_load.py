@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,13 +29,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from arenapref.data.locate import find_arena_dir, train_files  # noqa: E402
 from arenapref.data.readers import read_pairs  # noqa: E402
-from arenapref.serve.probe import wait_until_healthy  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from arenapref.serve.probe import free_port, wait_until_healthy  # noqa: E402
 
 
 def peak_rss_mib(pid: int) -> float:

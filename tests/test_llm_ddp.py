@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 from arenapref.models.llm.tiny import build_bpe_tokenizer, signal_pairs
+from arenapref.serve.probe import free_port
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys, torch
@@ -32,12 +32,6 @@ SCRIPT = textwrap.dedent("""
     json.dump({"world": int(os.environ.get("WORLD_SIZE", "1")), "seen": model.train_result_.examples_seen},
               open(f"{out}/rank{rank}.json", "w"))
 """)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_process_gloo_step_matches_single_process(tmp_path: Path) -> None:

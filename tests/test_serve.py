@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from arenapref.serve.app import STATIC, create_app  # noqa: E402
-from arenapref.serve.probe import wait_until_healthy  # noqa: E402
+from arenapref.serve.probe import free_port, wait_until_healthy  # noqa: E402
 from arenapref.serve.settings import Limits  # noqa: E402
 
 SECRET = "zebra-quartz-7731"  # a marker that must never show up in any log
@@ -192,12 +191,6 @@ def test_conversation_text_is_not_logged(judge: Judge, caplog: pytest.LogCapture
         test_client.post("/v1/compare", json={"prompt": SECRET, "response_a": SECRET, "response_b": "b"})
         test_client.post("/v1/compare", json={"prompt": SECRET, "response_a": [SECRET, SECRET], "response_b": 1})
     assert SECRET not in caplog.text
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_real_uvicorn_process(length_run: Path, tmp_path: Path) -> None:

@@ -1,9 +1,17 @@
-"""Waiting for a started ``arenapref serve`` process to answer (used by the load bench and the tests)."""
+"""Loopback helpers for starting a server in benches and tests: a free port, and waiting for it to answer."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_until_healthy(base_url: str, process: subprocess.Popen, *, timeout: float = 60.0) -> None:
