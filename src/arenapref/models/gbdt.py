@@ -103,11 +103,13 @@ class GBDTModel:
 
     def _dataset(self, pairs: pd.DataFrame, direct: pd.DataFrame, swapped: pd.DataFrame | None
                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        frames = [pairs, swap_pairs(pairs)] if swapped is not None else [pairs]
-        x = pd.concat([direct, swapped] if swapped is not None else [direct], ignore_index=True)
-        t = np.vstack([targets_of(f) for f in frames])
+        # the swapped copies share the sources and carry the A/B-swapped targets: no swapped table needed
+        copies = 1 if swapped is None else 2
+        x = pd.concat([direct] if swapped is None else [direct, swapped], ignore_index=True)
+        targets = targets_of(pairs)
+        t = targets if swapped is None else np.vstack([targets, swap_proba(targets)])
         rows, y, w = soft_label_rows(t)
-        sources = np.concatenate([f["source"].astype(str).to_numpy() for f in frames])
+        sources = np.tile(pairs["source"].astype(str).to_numpy(), copies)
         if self.source_feature is not None:
             codes = pd.Series([self.source_codes_.get(s, -1) for s in sources], name=SOURCE_COLUMN, index=x.index)
             x = pd.concat([x, codes], axis=1)  # one concat: inserting into a wide frame fragments it
