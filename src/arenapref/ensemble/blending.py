@@ -20,19 +20,9 @@ from sklearn.linear_model import LogisticRegression
 
 from arenapref.data.schema import swap_proba
 from arenapref.evaluate.metrics import log_loss
-from arenapref.models.base import EPS, normalise_proba, soft_label_rows
+from arenapref.models.base import log_proba, normalise_proba, soft_label_rows, softmax
 
 SPACES = ("prob", "log")
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _logp(preds: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(preds, EPS, 1.0))
 
 
 def blend_proba(preds: np.ndarray, weights: np.ndarray, space: str = "prob") -> np.ndarray:
@@ -42,7 +32,7 @@ def blend_proba(preds: np.ndarray, weights: np.ndarray, space: str = "prob") -> 
     if space == "prob":
         return normalise_proba((w * preds).sum(axis=0))
     if space == "log":
-        return normalise_proba(_softmax((w * _logp(preds)).sum(axis=0)))
+        return normalise_proba(softmax((w * log_proba(preds)).sum(axis=0)))
     raise ValueError(f"unknown blend space {space!r}; use one of {SPACES}")
 
 
@@ -101,7 +91,7 @@ class WeightedBlend:
 
 def _stack_features(preds: np.ndarray) -> np.ndarray:
     """(n, 3k): each member's log-probabilities, member after member."""
-    return np.concatenate(list(_logp(preds)), axis=1)
+    return np.concatenate(list(log_proba(preds)), axis=1)
 
 
 class StackedBlend:
@@ -130,7 +120,7 @@ class StackedBlend:
         return self
 
     def _raw(self, preds: np.ndarray) -> np.ndarray:
-        return _softmax(_stack_features(preds) @ self.coef_.T + self.intercept_)
+        return softmax(_stack_features(preds) @ self.coef_.T + self.intercept_)
 
     def transform(self, preds: np.ndarray) -> np.ndarray:
         # the swap-augmented fit is symmetric only approximately; averaging makes it exact

@@ -18,34 +18,24 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
 from arenapref.evaluate.metrics import log_loss
-from arenapref.models.base import EPS, normalise_proba
+from arenapref.models.base import log_proba, normalise_proba, softmax
 
 CALIBRATIONS = ("none", "temperature", "vector")
 ECE_BINS = 15
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _logp(proba: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(np.asarray(proba, dtype=float), EPS, 1.0))
 
 
 class TemperatureScaling:
     kind = "temperature"
 
     def fit(self, proba: np.ndarray, targets: np.ndarray) -> TemperatureScaling:
-        z = _logp(proba)
-        result = minimize_scalar(lambda lt: log_loss(targets, _softmax(z / np.exp(lt))),
+        z = log_proba(proba)
+        result = minimize_scalar(lambda lt: log_loss(targets, softmax(z / np.exp(lt))),
                                  bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-6})
         self.temperature_ = float(np.exp(result.x))
         return self
 
     def transform(self, proba: np.ndarray) -> np.ndarray:
-        return normalise_proba(_softmax(_logp(proba) / self.temperature_))
+        return normalise_proba(softmax(log_proba(proba) / self.temperature_))
 
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "temperature": self.temperature_}
@@ -66,10 +56,10 @@ class VectorScaling:
     @staticmethod
     def _apply(z: np.ndarray, params: np.ndarray) -> np.ndarray:
         a, c, b = params
-        return _softmax(z * np.array([a, a, c]) + np.array([0.0, 0.0, b]))
+        return softmax(z * np.array([a, a, c]) + np.array([0.0, 0.0, b]))
 
     def fit(self, proba: np.ndarray, targets: np.ndarray) -> VectorScaling:
-        z = _logp(proba)
+        z = log_proba(proba)
         start = np.array([1.0, 1.0, 0.0])
 
         def loss(params: np.ndarray) -> float:
@@ -81,7 +71,7 @@ class VectorScaling:
         return self
 
     def transform(self, proba: np.ndarray) -> np.ndarray:
-        return normalise_proba(self._apply(_logp(proba), self.params_))
+        return normalise_proba(self._apply(log_proba(proba), self.params_))
 
     def state(self) -> dict[str, Any]:
         a, c, b = self.params_

@@ -39,6 +39,18 @@ def normalise_proba(proba: np.ndarray) -> np.ndarray:
     return proba / proba.sum(axis=1, keepdims=True)
 
 
+def log_proba(proba: np.ndarray) -> np.ndarray:
+    """Log-probabilities clipped at ``EPS`` (the same floor as ``normalise_proba`` and the metric)."""
+    return np.log(np.clip(np.asarray(proba, dtype=float), EPS, 1.0))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (class scores -> probabilities)."""
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def swap_averaged(predict: Any, pairs: pd.DataFrame) -> np.ndarray:
     """Mean of ``predict(pairs)`` and the column-swapped ``predict(swap(pairs))``.
 
