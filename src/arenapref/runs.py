@@ -15,6 +15,7 @@ never leaves a half-written run; an existing directory is refused unless ``force
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -31,10 +32,22 @@ import yaml
 from arenapref.data.schema import LABEL_COLUMNS
 
 PRED_COLUMNS = ("pred_a", "pred_b", "pred_tie")
+MANIFEST_NAME = "manifest.json"
+# bump when the layout of a run directory changes in a way older code cannot read
+FORMAT_VERSION = 1
+# a manifest this size is far beyond any real run; a bigger one is not read at all
+MAX_MANIFEST_BYTES = 8 << 20
 
 
 class OutputExistsError(FileExistsError):
     """Refusing to overwrite something the user already has."""
+
+
+class RunError(ValueError):
+    """A run directory that cannot be trusted or read: missing, damaged, or of another format.
+
+    The message is one line that names the file; the CLI prints it and exits with status 2.
+    """
 
 
 def refuse_existing(path: Path, *, force: bool, what: str = "output") -> None:
@@ -139,3 +152,95 @@ def check_run_dir(run_dir: str | Path) -> Path:
     if not (run_dir / "model").is_dir():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no model/ inside)")
     return run_dir
+
+
+# ----------------------------------------------------------------------------- manifest
+def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _run_files(run_dir: Path) -> list[Path]:
+    files = [p for p in run_dir.rglob("*") if p.is_file() or p.is_symlink()]
+    return sorted(p for p in files if p.name != MANIFEST_NAME or p.parent != run_dir)
+
+
+def write_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Record the format version and the size and sha256 of every file; written last, when complete."""
+    run_dir = Path(run_dir)
+    entries = {}
+    for path in _run_files(run_dir):
+        if path.is_symlink():
+            raise RunError(f"{path}: a run directory holds plain files only, not links")
+        rel = path.relative_to(run_dir).as_posix()
+        entries[rel] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    from arenapref import __version__
+
+    manifest = {"format": "arenapref-run", "format_version": FORMAT_VERSION,
+                "arenapref_version": __version__, "files": entries}
+    write_json(run_dir / MANIFEST_NAME, manifest)
+    return manifest
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a run directory, checked for shape (not yet against the files)."""
+    run_dir = Path(run_dir)
+    path = run_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise RunError(f"{path}: missing; this run was not written completely by arenapref (or by a version "
+                       "before run manifests): retrain it")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise RunError(f"{path}: too large to be a run manifest")
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise RunError(f"{path}: damaged (not valid JSON: {type(err).__name__})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "arenapref-run":
+        raise RunError(f"{path}: not an arenapref run manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise RunError(f"{path}: run format version {version!r}, this arenapref reads version {FORMAT_VERSION}; "
+                       "retrain the run with this version")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("bytes"), int)
+            and isinstance(v.get("sha256"), str) for k, v in files.items()):
+        raise RunError(f"{path}: damaged (the file list is malformed)")
+    for rel in files:
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or not parts:
+            raise RunError(f"{path}: lists a path outside the run directory ({rel!r})")
+    return manifest
+
+
+def verify_run(run_dir: str | Path, *, under: str | None = None) -> dict[str, Any]:
+    """Check every file the manifest lists (size, then sha256) before anything parses them.
+
+    ``under`` restricts the check to files below that sub-folder (e.g. ``model``). Files that are
+    present but not listed are ignored: they are never read. Returns the manifest.
+    """
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    prefix = None if under is None else under.rstrip("/") + "/"
+    for rel, entry in manifest["files"].items():
+        if prefix is not None and not rel.startswith(prefix):
+            continue
+        path = run_dir / rel
+        if path.is_symlink() or not path.is_file():
+            raise RunError(f"{path}: missing (listed in {MANIFEST_NAME}); the run directory is incomplete")
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise RunError(f"{path}: damaged ({size:,} bytes, {MANIFEST_NAME} says {entry['bytes']:,})")
+        if file_sha256(path) != entry["sha256"]:
+            raise RunError(f"{path}: damaged (its sha256 differs from {MANIFEST_NAME})")
+    return manifest
+
+
+def run_fingerprint(run_dir: str | Path) -> str:
+    """A short hash that changes whenever any file of the run changes (the sha256 of its manifest)."""
+    path = Path(run_dir) / MANIFEST_NAME
+    read_manifest(run_dir)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
