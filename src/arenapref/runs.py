@@ -130,6 +130,31 @@ def read_yaml(path: str | Path) -> Any:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
+def write_array(path: str | Path, array: np.ndarray) -> None:
+    """A numeric array as ``.npy`` (never an object array: those need pickle to read)."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{path}: only numeric arrays are saved, got dtype {array.dtype}")
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def read_array(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
+    """A numeric ``.npy`` array; pickled or non-numeric content is refused before it is parsed."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: missing")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise RunError(f"{path}: damaged or not a numeric .npy array ({str(err).splitlines()[0][:120]})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+        raise RunError(f"{path}: not a numeric array")
+    if ndim is not None and array.ndim != ndim:
+        raise RunError(f"{path}: expected a {ndim}-d array, got shape {array.shape}")
+    return array
+
+
 def oof_table(ids: pd.Series, folds: np.ndarray, targets: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
     """The out-of-fold table saved as ``oof.parquet``: one row per training pair."""
     table = pd.DataFrame({"id": ids.astype(str).to_numpy(), "fold": np.asarray(folds, dtype=np.int64)})

@@ -18,7 +18,7 @@ from arenapref.data.readers import concat_pairs, load_pairs, summarize_bad_rows
 from arenapref.data.schema import has_labels, targets_of
 from arenapref.evaluate.cv import cross_validate, format_cv_table
 from arenapref.models.registry import build_model, save_model
-from arenapref.runs import atomic_dir, oof_table, refuse_existing, write_json, write_yaml
+from arenapref.runs import atomic_dir, oof_table, write_manifest, refuse_existing, write_json, write_yaml
 
 
 @dataclass
@@ -95,6 +95,7 @@ def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str
             "n_rows": len(pairs), "label_counts": np.bincount(targets.argmax(axis=1), minlength=3).tolist(),
             "sources": pairs["source"].value_counts().to_dict(),
         })
+        write_manifest(tmp)  # last: it lists every file above
     return TrainResult(out_dir, metrics, table)
 
 

@@ -17,7 +17,7 @@ from arenapref.ensemble.model import BlendModel
 from arenapref.ensemble.pipeline import BlendSpec, fit_blend, nested_oof, score
 from arenapref.ensemble.rules import rule_masks
 from arenapref.models.registry import save_model
-from arenapref.runs import atomic_dir, oof_table, read_yaml, refuse_existing, write_json, write_yaml
+from arenapref.runs import atomic_dir, oof_table, write_manifest, read_yaml, refuse_existing, write_json, write_yaml
 
 
 @dataclass
@@ -123,4 +123,5 @@ def blend_run(run_dirs: list[str | Path], spec: BlendSpec, out_dir: str | Path, 
             "seconds_total": round(time.perf_counter() - start, 2), "n_rows": int(len(t)),
             "members": [str(p.resolve()) for p in members.run_dirs],
         })
+        write_manifest(tmp)  # last: it lists every file above
     return BlendResult(out_dir, metrics, format_blend_table(metrics))

@@ -116,7 +116,7 @@ def resolve_dtype(dtype: str) -> str:
 
 
 class SentenceEncoder:
-    """Mean-pooled, L2-normalised transformer embeddings; loads lazily and never pickles the weights."""
+    """Mean-pooled, L2-normalised transformer embeddings; loads the weights lazily."""
 
     def __init__(self, model: str = DEFAULT_MODEL, max_length: int = 256, batch_size: int = 32,
                  dtype: str = "auto", threads: int | None = None) -> None:
@@ -170,9 +170,6 @@ class SentenceEncoder:
                     out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
                 out[idx] = pooled
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_net": None, "_tokenizer": None}
 
 
 class EmbedFeatures:
@@ -242,5 +239,19 @@ class EmbedFeatures:
             frame[f"emb_dir_diff_{j}"] = proj[:, j]
         return pd.DataFrame(frame, index=pairs.index).astype(np.float64)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_cache": None}
+    def get_params(self) -> dict[str, Any]:
+        return {"model": self.model, "max_length": self.max_length, "batch_size": self.batch_size,
+                "dtype": self.dtype, "directions": self.directions, "cache_dir": self.cache_dir, "seed": self.seed}
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able params and the fitted directions (no pickle: a run directory is data)."""
+        return {"params": self.get_params()}, {"directions": np.asarray(self.directions_, dtype=np.float32)}
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> EmbedFeatures:
+        block = cls(**meta["params"])
+        directions = np.asarray(arrays["directions"], dtype=np.float32)
+        if directions.ndim != 2 or not np.all(np.isfinite(directions)):
+            raise ValueError(f"embed directions have shape {directions.shape}, expected (k, dim)")
+        block.directions_ = directions
+        return block

@@ -6,6 +6,8 @@ Fitted on training rows only (inside each CV fold), so validation text never sha
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -45,13 +47,13 @@ class TfidfPairFeatures:
                                            sublinear_tf=True, min_df=2, dtype=np.float32)
         corpus = _texts(pairs["prompt"]) + _texts(pairs["response_a"]) + _texts(pairs["response_b"])
         self.vectorizer_.fit(corpus)
-        self.svd_ = None
+        self.svd_components_: np.ndarray | None = None
         if self.svd_components > 0:
             n = len(pairs)
             mat = self.vectorizer_.transform(corpus)
             diff = sparse.vstack([mat[n:2 * n] - mat[2 * n:], mat[2 * n:] - mat[n:2 * n]])
             k = min(self.svd_components, max(1, min(diff.shape) - 1))
-            self.svd_ = TruncatedSVD(n_components=k, random_state=self.seed).fit(diff)
+            self.svd_components_ = TruncatedSVD(n_components=k, random_state=self.seed).fit(diff).components_
         return self
 
     def transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -62,9 +64,49 @@ class TfidfPairFeatures:
         cos_pa, cos_pb, cos_ab = _row_cosine(p, a), _row_cosine(p, b), _row_cosine(a, b)
         cols = {"tfidf_cos_prompt_a": cos_pa, "tfidf_cos_prompt_b": cos_pb,
                 "tfidf_cos_prompt_diff": cos_pa - cos_pb, "tfidf_cos_ab": cos_ab}
-        if self.svd_ is not None:
+        if self.svd_components_ is not None:
             # project A-B with the linear map only, so swapping A and B negates every component exactly
-            proj = np.asarray((a - b) @ self.svd_.components_.T)
+            proj = np.asarray((a - b) @ self.svd_components_.T)
             for j in range(proj.shape[1]):
                 cols[f"tfidf_svd_diff_{j}"] = proj[:, j]
         return pd.DataFrame(cols, index=pairs.index)
+
+    # ------------------------------------------------------------- persistence (data, never pickle)
+    def get_params(self) -> dict[str, Any]:
+        return {"max_features": self.max_features, "ngram_max": self.ngram_max,
+                "svd_components": self.svd_components, "fit_max_pairs": self.fit_max_pairs, "seed": self.seed}
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able metadata (params, vocabulary in index order) and plain numeric arrays."""
+        vocab = self.vectorizer_.vocabulary_
+        terms = [""] * len(vocab)
+        for term, index in vocab.items():
+            terms[index] = term
+        arrays = {"idf": np.asarray(self.vectorizer_.idf_, dtype=np.float64)}
+        if self.svd_components_ is not None:
+            arrays["svd_components"] = np.asarray(self.svd_components_)
+        return {"params": self.get_params(), "terms": terms}, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TfidfPairFeatures:
+        """Rebuild from :meth:`to_state` output; shapes are checked so a damaged file fails here."""
+        model = cls(**meta["params"])
+        terms = meta["terms"]
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            raise ValueError("tfidf vocabulary must be a list of strings")
+        if len(set(terms)) != len(terms):
+            raise ValueError("tfidf vocabulary has repeated terms")
+        idf = np.asarray(arrays["idf"], dtype=np.float64)
+        if idf.shape != (len(terms),) or not np.all(np.isfinite(idf)):
+            raise ValueError(f"tfidf idf has shape {idf.shape}, the vocabulary has {len(terms)} terms")
+        vec = TfidfVectorizer(max_features=model.max_features, ngram_range=(1, model.ngram_max),
+                              sublinear_tf=True, min_df=2, dtype=np.float32,
+                              vocabulary={t: i for i, t in enumerate(terms)})
+        vec._validate_vocabulary()
+        vec.idf_ = idf
+        model.vectorizer_ = vec
+        svd = arrays.get("svd_components")
+        if svd is not None and (svd.ndim != 2 or svd.shape[1] != len(terms) or not np.all(np.isfinite(svd))):
+            raise ValueError(f"tfidf SVD components have shape {svd.shape}, expected (k, {len(terms)})")
+        model.svd_components_ = svd
+        return model

@@ -14,7 +14,6 @@ time, and early stopping holds out target-domain rows only.
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from arenapref.features.handmade import pair_features
 from arenapref.features.swap import check_swap_convention, swap_feature_frame
 from arenapref.features.tfidf import TfidfPairFeatures
 from arenapref.models.base import normalise_proba, soft_label_rows, swap_averaged
-from arenapref.runs import read_json, write_json
+from arenapref.runs import read_array, read_json, write_array, write_json
 
 SOURCE_COLUMN = "source_domain"
 # bump when a feature's definition changes: a saved model then refuses to load with a clear message
@@ -226,41 +225,71 @@ class GBDTModel:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.booster_.save_model(str(path / "booster.txt"))
-        with open(path / "tfidf.pkl", "wb") as handle:
-            pickle.dump(self.tfidf_, handle)
-        if self.embed_ is not None:
-            with open(path / "embed.pkl", "wb") as handle:
-                pickle.dump(self.embed_, handle)
+        blocks: dict[str, Any] = {}
+        for name, block in (("tfidf", self.tfidf_), ("embed", self.embed_)):
+            if block is None:
+                continue
+            meta, arrays = block.to_state()
+            for key, array in arrays.items():
+                write_array(path / f"{name}.{key}.npy", array)
+            blocks[name] = {**meta, "arrays": sorted(arrays)}
         write_json(path / "gbdt.json", {"params": self.get_params(), "best_iteration": self.best_iteration_,
                                         "feature_names": self.feature_names_,
                                         "swap_by_convention": self.swap_by_convention_,
                                         "feature_version": FEATURE_VERSION,
-                                        "source_codes": self.source_codes_})
+                                        "source_codes": self.source_codes_, "blocks": blocks})
 
     @classmethod
     def load(cls, path: Path) -> GBDTModel:
+        from arenapref.models.state import check_lightgbm_model, read_state, require
+
         path = Path(path)
-        state = read_json(path / "gbdt.json")
+        where = path / "gbdt.json"
+        state = read_state(where)
         if state.get("feature_version", 1) != FEATURE_VERSION:
             raise ValueError(f"{path}: this gbdt model was trained with feature version "
                              f"{state.get('feature_version', 1)}, this arenapref computes version {FEATURE_VERSION}; "
                              f"retrain it with `arenapref train`")
-        model = cls(**state["params"])
+        params = require(state, "params", dict, where)
+        feature_names = require(state, "feature_names", list, where)
+        best_iteration = require(state, "best_iteration", int, where)
+        blocks = require(state, "blocks", dict, where)
+        try:
+            model = cls(**params)
+        except TypeError as err:
+            raise ValueError(f"{where}: 'params' do not fit this arenapref ({err})") from None
+        check_lightgbm_model(path / "booster.txt", n_features=len(feature_names), num_class=3)
         model.booster_ = lgb.Booster(model_file=str(path / "booster.txt"))
-        with open(path / "tfidf.pkl", "rb") as handle:
-            model.tfidf_ = pickle.load(handle)
-        model.embed_ = None
-        if (path / "embed.pkl").exists():
-            with open(path / "embed.pkl", "rb") as handle:
-                model.embed_ = pickle.load(handle)
-        model.best_iteration_ = state["best_iteration"]
-        model.feature_names_ = state["feature_names"]
-        model.swap_by_convention_ = state.get("swap_by_convention", False)
-        model.source_codes_ = state.get("source_codes", {})
+        built: dict[str, Any] = {"tfidf": None, "embed": None}
+        for name, meta in blocks.items():
+            if name not in built or not isinstance(meta, dict):
+                raise ValueError(f"{where}: unknown feature block {name!r}")
+            arrays = {key: read_array(path / f"{name}.{key}.npy") for key in require(meta, "arrays", list, where)}
+            block_cls = TfidfPairFeatures if name == "tfidf" else _embed_class()
+            try:
+                built[name] = block_cls.from_state(meta, arrays)
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(f"{path / (name + '.*')}: damaged {name} block ({err})") from None
+        model.tfidf_, model.embed_ = built["tfidf"], built["embed"]
+        if (model.tfidf_ is None) == bool(model.use_tfidf):
+            raise ValueError(f"{where}: use_tfidf={model.use_tfidf} but the tfidf block is "
+                             f"{'missing' if model.tfidf_ is None else 'present'}")
+        model.best_iteration_ = best_iteration
+        model.feature_names_ = [str(f) for f in feature_names]
+        model.swap_by_convention_ = bool(state.get("swap_by_convention", False))
+        model.source_codes_ = dict(state.get("source_codes") or {})
+        if list(model.booster_.feature_name()) != model.feature_names_:
+            raise ValueError(f"{path / 'booster.txt'}: its features differ from gbdt.json's feature_names")
         return model
 
     def __repr__(self) -> str:
         return f"GBDTModel({json.dumps(self.get_params(), default=str)})"
+
+
+def _embed_class() -> Any:
+    from arenapref.features.embed import EmbedFeatures
+
+    return EmbedFeatures
 
 
 def _embed_block(params: dict[str, Any] | None, seed: int, pairs: pd.DataFrame) -> Any:

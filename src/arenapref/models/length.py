@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,8 @@ from sklearn.linear_model import LogisticRegression
 
 from arenapref.data.schema import swap_pairs, targets_of
 from arenapref.features.handmade import join_turns
-from arenapref.models.base import normalise_proba, soft_label_rows, swap_averaged
+from arenapref.models.base import normalise_proba, soft_label_rows, softmax, swap_averaged
+from arenapref.runs import write_json
 
 
 def length_features(pairs: pd.DataFrame) -> np.ndarray:
@@ -24,6 +24,9 @@ def length_features(pairs: pd.DataFrame) -> np.ndarray:
 
     a, b = sizes("response_a"), sizes("response_b")
     return np.hstack([a, b, a - b, np.abs(a - b)])
+
+
+N_FEATURES = 12
 
 
 class LengthModel:
@@ -39,24 +42,47 @@ class LengthModel:
         t = np.vstack([targets_of(f) for f in frames])
         rows, y, w = soft_label_rows(t)
         self.mean_, self.scale_ = x.mean(axis=0), x.std(axis=0) + 1e-9
-        self.model_ = LogisticRegression(C=self.C, max_iter=1000)
-        self.model_.fit((x[rows] - self.mean_) / self.scale_, y, sample_weight=w)
+        model = LogisticRegression(C=self.C, max_iter=1000)
+        model.fit((x[rows] - self.mean_) / self.scale_, y, sample_weight=w)
+        # the fitted map as plain arrays (one row per class A, B, tie; a class never seen gets -inf)
+        self.coef_ = np.zeros((3, x.shape[1]))
+        self.intercept_ = np.full(3, -np.inf)
+        coef, intercept = model.coef_, model.intercept_
+        if len(model.classes_) == 2:  # binary sklearn stores one row: scores (-z/2, z/2) give the same softmax
+            coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+        self.coef_[model.classes_] = coef
+        self.intercept_[model.classes_] = intercept
         return self
 
     def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
-        proba = np.zeros((len(pairs), 3))
-        proba[:, self.model_.classes_] = self.model_.predict_proba((length_features(pairs) - self.mean_) / self.scale_)
-        return normalise_proba(proba)
+        x = (length_features(pairs) - self.mean_) / self.scale_
+        # an explicit sum over 12 features (no BLAS call): the same floats whatever the batch or thread count
+        scores = (x[:, None, :] * self.coef_[None, :, :]).sum(axis=2) + self.intercept_
+        return normalise_proba(softmax(scores))
 
     def predict_proba(self, pairs: pd.DataFrame, *, swap_tta: bool = False) -> np.ndarray:
         return swap_averaged(self._predict, pairs) if swap_tta else self._predict(pairs)
 
     def save(self, path: Path) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
-        with open(Path(path) / "length.pkl", "wb") as handle:
-            pickle.dump(self, handle)
+        write_json(Path(path) / "length.json", {
+            "params": {"C": self.C, "swap_augment": self.swap_augment}, "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(), "coef": self.coef_.tolist(),
+            "intercept": [None if not np.isfinite(v) else float(v) for v in self.intercept_]})
 
     @classmethod
     def load(cls, path: Path) -> LengthModel:
-        with open(Path(path) / "length.pkl", "rb") as handle:
-            return pickle.load(handle)
+        from arenapref.models.state import read_state, require
+
+        where = Path(path) / "length.json"
+        state = read_state(where)
+        model = cls(**require(state, "params", dict, where))
+        try:
+            model.mean_ = np.asarray(require(state, "mean", list, where), dtype=float).reshape(N_FEATURES)
+            model.scale_ = np.asarray(require(state, "scale", list, where), dtype=float).reshape(N_FEATURES)
+            model.coef_ = np.asarray(require(state, "coef", list, where), dtype=float).reshape(3, N_FEATURES)
+            model.intercept_ = np.array([-np.inf if v is None else v for v in require(state, "intercept", list, where)],
+                                        dtype=float).reshape(3)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: damaged ({err})") from None
+        return model
