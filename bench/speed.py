@@ -25,7 +25,7 @@ from _common import arena_rows, machine
 
 from arenapref.data.readers import write_pairs
 from arenapref.features.handmade import clear_cache
-from arenapref.predicting import predict_pairs
+from arenapref.judge import load as load_judge
 
 KAGGLE_TRAIN_ROWS = 57_477
 
@@ -74,7 +74,7 @@ def main() -> None:
     for tta in (True, False):
         clear_cache()  # each pass pays for its own features, as a fresh scorer would
         start = time.perf_counter()
-        proba = predict_pairs(run_dir, pairs, swap_tta=tta)
+        proba = load_judge(run_dir).predict_pairs(pairs, swap_tta=tta)
         secs = time.perf_counter() - start
         assert proba.shape == (len(pairs), 3)
         results.append((tta, len(pairs) / secs, secs, time.process_time()))

@@ -33,12 +33,10 @@ def test_compare_returns_probabilities_and_verdict(judge: Judge) -> None:
 
 
 def test_predict_matches_the_run_and_the_saved_model(judge: Judge, arena_pairs: pd.DataFrame) -> None:
-    from arenapref.predicting import predict_pairs
-
     rows = arena_pairs.iloc[200:260].reset_index(drop=True)
     proba = judge.predict(rows)
     assert proba.shape == (60, 3)
-    np.testing.assert_allclose(proba, predict_pairs(judge.run_dir, rows, swap_tta=True), rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(proba, arenapref.load(judge.run_dir).predict_pairs(rows, swap_tta=True))
     # swap averaging is on by default: swapping the answers swaps the A and B columns exactly
     swapped = judge.predict(swap_pairs(rows))
     np.testing.assert_allclose(swapped, proba[:, [1, 0, 2]], atol=1e-9)
@@ -99,9 +97,11 @@ def test_lone_surrogates_and_non_english_text_score(judge: Judge) -> None:
 
 
 def test_load_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no such run directory"):
+    from arenapref.runs import RunError
+
+    with pytest.raises(RunError, match="no such run directory"):
         arenapref.load(tmp_path / "nope")
-    with pytest.raises(FileNotFoundError, match="not a run directory"):
+    with pytest.raises(RunError, match="manifest.json: missing"):
         arenapref.load(tmp_path)
 
 
@@ -130,14 +130,17 @@ def test_compare_command_multi_turn_and_errors(length_run: Path, capsys: pytest.
 
 
 def test_a_saved_model_that_no_longer_fits_fails_at_load(length_run: Path, tmp_path: Path) -> None:
-    import pickle
+    import json
     import shutil
+
+    from arenapref.runs import write_manifest
 
     broken = tmp_path / "run"
     shutil.copytree(length_run, broken)
-    saved = broken / "model" / "length.pkl"
-    model = pickle.loads(saved.read_bytes())
-    model.mean_ = model.mean_[:3]  # as if the feature set had changed since training
-    saved.write_bytes(pickle.dumps(model))
-    with pytest.raises(ValueError, match="cannot score with arenapref .* retrain the run"):
+    saved = broken / "model" / "length.json"
+    state = json.loads(saved.read_text())
+    state["mean"] = state["mean"][:3]  # as if the feature set had changed since training
+    saved.write_text(json.dumps(state))
+    write_manifest(broken)  # a consistent run, written by code with other features
+    with pytest.raises(ValueError, match="length.json: damaged"):
         arenapref.load(broken)

@@ -18,7 +18,7 @@ from arenapref.ensemble.pipeline import BlendSpec, nested_oof
 from arenapref.ensemble.rules import PostRules, rule_masks
 from arenapref.evaluate.metrics import log_loss
 from arenapref.models.registry import load_model
-from arenapref.predicting import predict_pairs
+from arenapref.judge import load as load_judge
 from arenapref.runs import PRED_COLUMNS, read_json, read_oof
 from arenapref.training import train_run
 
@@ -162,8 +162,8 @@ def test_blend_command_writes_a_predictable_run(member_runs: dict[str, Path], tm
     # a blend is a run: load_model + predict with TTA give exactly swap-symmetric probabilities
     assert load_model(out / "model").name == "blend"
     sample = small_pairs.iloc[:40]
-    direct = predict_pairs(out, sample, swap_tta=True)
-    swapped = predict_pairs(out, swap_pairs(sample), swap_tta=True)
+    direct = load_judge(out).predict_pairs(sample, swap_tta=True)
+    swapped = load_judge(out).predict_pairs(swap_pairs(sample), swap_tta=True)
     np.testing.assert_allclose(swapped, swap_proba(direct), atol=1e-9)
     np.testing.assert_allclose(direct.sum(axis=1), 1.0)
 

@@ -21,7 +21,7 @@ from arenapref.models.llm.config import make_config
 from arenapref.models.llm.model import LLMClassifier
 from arenapref.models.llm.tiny import build_bpe_tokenizer, decoder_config, signal_pairs
 from arenapref.models.registry import load_model, save_model
-from arenapref.predicting import predict_pairs
+from arenapref.judge import load as load_judge
 from arenapref.training import train_run
 
 torch.set_num_threads(1)
@@ -132,7 +132,7 @@ def test_train_and_predict_through_the_cli_path(tokenizer_dir: Path, data: tuple
     assert result.metrics["model"] == "llm" and np.isfinite(result.metrics["log_loss"])
     oof = pd.read_parquet(tmp_path / "run" / "oof.parquet")
     assert len(oof) == len(train) and set(oof["fold"]) == {0, 1}
-    proba = predict_pairs(tmp_path / "run", valid)
+    proba = load_judge(tmp_path / "run").predict_pairs(valid)
     np.testing.assert_allclose(proba, load_model(tmp_path / "run" / "model").predict_proba(valid, swap_tta=True),
                                atol=1e-6)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)

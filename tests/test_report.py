@@ -19,7 +19,7 @@ from arenapref.config import load_config  # noqa: E402
 from arenapref.data.readers import write_pairs  # noqa: E402
 from arenapref.evaluate.report import breakdown, curve_from_history, dominant_script, position_bias  # noqa: E402
 from arenapref.models.prior import PriorModel  # noqa: E402
-from arenapref.runs import read_json, read_yaml, write_json, write_yaml  # noqa: E402
+from arenapref.runs import read_json, read_yaml, write_json, write_manifest, write_yaml  # noqa: E402
 from arenapref.training import train_run  # noqa: E402
 
 MODEL_BLUE = np.array([0x1F, 0x77, 0xB4]) / 255.0
@@ -81,6 +81,7 @@ def test_report_without_training_texts_still_renders(length_run: Path, tmp_path:
     config = read_yaml(run / "config.yaml")
     write_yaml(run / "config.yaml", {**config, "data_paths": [str(tmp_path / "gone.jsonl")]})
     (run / "learning_curve.json").unlink()
+    write_manifest(run)
     assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 0
     page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
     assert "training texts not found" in page and "gone.jsonl" in page
@@ -163,16 +164,16 @@ def test_llm_history_becomes_a_learning_curve() -> None:
 
 def test_report_survives_a_model_that_cannot_predict(length_run: Path, tmp_path: Path) -> None:
     """A model saved by an older feature set fails at predict time: only the position-bias section is lost."""
-    import pickle
+    import json
 
-    from arenapref.models.length import LengthModel
 
     run = tmp_path / "stale"
     shutil.copytree(length_run, run, ignore=shutil.ignore_patterns("report"))
-    model = LengthModel.load(run / "model")
-    model.mean_ = np.zeros(5)                                   # the features no longer line up
-    with open(run / "model" / "length.pkl", "wb") as handle:
-        pickle.dump(model, handle)
+    saved = run / "model" / "length.json"
+    state = json.loads(saved.read_text())
+    state["mean"] = [0.0] * 5                                   # the features no longer line up
+    saved.write_text(json.dumps(state))
+    write_manifest(run)
     assert main(["report", str(run), "--position-rows", "50"]) == 0
     page = (run / "report" / "report.html").read_text(encoding="utf-8")
     assert "position bias skipped" in page and "Log loss by turn count" in page

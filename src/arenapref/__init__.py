@@ -7,7 +7,7 @@ __all__ = ["__version__", "load"]
 
 def __getattr__(name: str) -> object:  # keeps `import arenapref` light: pandas/models load on first use of `load`
     if name == "load":
-        from arenapref.api import load
+        from arenapref.judge import load
 
         return load
     raise AttributeError(f"module 'arenapref' has no attribute {name!r}")

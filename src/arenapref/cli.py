@@ -49,11 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (DataError, OutputExistsError, FileNotFoundError, ValueError, ImportError) as err:
-        print(f"arenapref {args.command}: error: {err}", file=sys.stderr)
+        print(f"arenapref {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output folder that is read-only, full, or a file: one line, not a traceback
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"arenapref {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"arenapref {args.command}: interrupted; no partial output was kept", file=sys.stderr)
         return 130
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (a multi-line message from a library is folded)."""
+    return " ".join(str(err).split()) if "\n" in str(err) else str(err)
 
 
 if __name__ == "__main__":

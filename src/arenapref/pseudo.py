@@ -22,7 +22,7 @@ import pandas as pd
 from arenapref import __version__
 from arenapref.data.readers import write_pairs
 from arenapref.data.schema import LABEL_COLUMNS, has_labels
-from arenapref.runs import check_run_dir, read_json, refuse_existing, write_json
+from arenapref.runs import refuse_existing, write_json
 
 PSEUDO_PREFIX = "pseudo:"
 
@@ -38,7 +38,11 @@ def apply_soft_labels(pool: pd.DataFrame, proba: np.ndarray, *, min_confidence: 
     proba = np.asarray(proba, dtype=float)
     if proba.shape != (len(pool), 3):
         raise ValueError(f"expected ({len(pool)}, 3) probabilities, got {proba.shape}")
-    proba = proba / proba.sum(axis=1, keepdims=True)
+    if (proba < 0).any() or not np.isfinite(proba).all():
+        raise ValueError("pseudo-labels must be non-negative, finite probabilities")
+    if not np.allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12):
+        # a judge's rows already sum to 1 and are kept bit for bit; anything else is normalised
+        proba = proba / proba.sum(axis=1, keepdims=True)
     out = pool.copy()
     for j, col in enumerate(LABEL_COLUMNS):
         out[col] = proba[:, j]
@@ -48,23 +52,25 @@ def apply_soft_labels(pool: pd.DataFrame, proba: np.ndarray, *, min_confidence: 
     return out.loc[keep].reset_index(drop=True)
 
 
-def pseudo_label_run(run_dir: str | Path, pool: pd.DataFrame, *, swap_tta: bool = True,
+def pseudo_label_run(run_dir: str | Path, pool: pd.DataFrame, *, swap_tta: bool | None = None,
                      min_confidence: float = 0.0) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Soft labels for ``pool`` from the run's final model; returns the table and its provenance."""
-    from arenapref.predicting import predict_pairs
+    from arenapref.judge import load
 
-    run_dir = check_run_dir(run_dir)
+    judge = load(run_dir, swap_tta=swap_tta)
     if len(pool) == 0:
         raise ValueError("the pool has no rows to label")
-    proba = predict_pairs(run_dir, pool, swap_tta=swap_tta)
+    proba = judge.predict_pairs(pool)
+    swap_tta = judge.swap_tta
     labelled = apply_soft_labels(pool, proba, min_confidence=min_confidence)
-    model_type = read_json(run_dir / "model" / "model.json").get("type")
-    metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
+    run = judge.run
+    assert run is not None
     provenance = {
         "kind": "pseudo-labels",
-        "run_dir": str(run_dir.resolve()),
-        "model": model_type,
-        "teacher_cv_log_loss": metrics.get("log_loss"),
+        "run_dir": str(run.path.resolve()),
+        "run_fingerprint": run.fingerprint,
+        "model": judge.info.get("model"),
+        "teacher_cv_log_loss": run.metrics.get("log_loss"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "arenapref_version": __version__,
         "swap_tta": swap_tta,

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,27 @@ class RunError(ValueError):
 
     The message is one line that names the file; the CLI prints it and exits with status 2.
     """
+
+
+class OutputError(ValueError):
+    """An output that cannot be written where the user asked (checked before any long work)."""
+
+
+def check_writable(path: str | Path) -> None:
+    """Fail now, in one line, if ``path`` could not be created later: its nearest existing ancestor
+    must be a folder we can write in (a probe file is created and removed there)."""
+    path = Path(path)
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{path}: cannot be created ({probe} is a file, not a folder)")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".arenapref-write-check.", dir=probe)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot be created ({probe} is not writable: {err.strerror})") from None
+    os.close(fd)
+    os.unlink(name)
 
 
 def refuse_existing(path: Path, *, force: bool, what: str = "output") -> None:
@@ -166,17 +188,108 @@ def oof_table(ids: pd.Series, folds: np.ndarray, targets: np.ndarray, proba: np.
 
 
 def read_oof(run_dir: str | Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(run_dir) / "oof.parquet")
+    return Run.open(run_dir).oof()
+
+
+def read_json_object(path: str | Path, *, max_bytes: int = 256 << 20) -> dict[str, Any]:
+    """A JSON object from a run file, or a one-line :class:`RunError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: missing")
+    if path.stat().st_size > max_bytes:
+        raise RunError(f"{path}: too large for this kind of file")
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise RunError(f"{path}: damaged (not valid JSON: {type(err).__name__})") from None
+    if not isinstance(obj, dict):
+        raise RunError(f"{path}: damaged (expected a JSON object)")
+    return obj
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping (safe loader: plain data only), or a one-line :class:`RunError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: missing")
+    try:
+        obj = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
+        raise RunError(f"{path}: damaged (not valid YAML: {type(err).__name__})") from None
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise RunError(f"{path}: damaged (expected a mapping)")
+    return obj
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run directory opened for reading: its manifest checked against every file first.
+
+    ``Run.open`` is the only way the project reads a run (predict, compare, batch, serve, pseudo-label,
+    blend, report, the Python API): nothing inside is parsed before its size and sha256 match the
+    manifest, so a damaged or tampered run is refused in one line naming the file.
+    """
+
+    path: Path
+    manifest: dict[str, Any] = field(repr=False)
+    config: dict[str, Any] = field(repr=False)
+    info: dict[str, Any] = field(repr=False)
+    metrics: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Run:
+        path = Path(path)
+        if not path.exists():
+            raise RunError(f"{path}: no such run directory (make one with `arenapref train`)")
+        if not path.is_dir():
+            raise RunError(f"{path}: not a run directory (it is a file)")
+        manifest = verify_run(path)
+        if not any(rel.startswith("model/") for rel in manifest["files"]):
+            raise RunError(f"{path}: not a run directory (no model/ in {MANIFEST_NAME})")
+
+        def optional(name: str, reader: Any) -> dict[str, Any]:
+            return reader(path / name) if name in manifest["files"] else {}
+
+        return cls(path=path, manifest=manifest, config=optional("config.yaml", read_yaml_mapping),
+                   info=optional("run.json", read_json_object), metrics=optional("metrics.json", read_json_object))
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def fingerprint(self) -> str:
+        return run_fingerprint(self.path)
+
+    @property
+    def predict_settings(self) -> dict[str, Any]:
+        """The recipe's ``predict:`` section (swap averaging on unless turned off)."""
+        section = self.config.get("predict") or {}
+        if not isinstance(section, dict):
+            raise RunError(f"{self.path / 'config.yaml'}: damaged ('predict' is not a mapping)")
+        swap = section.get("swap_tta", True)
+        if not isinstance(swap, bool):
+            raise RunError(f"{self.path / 'config.yaml'}: predict.swap_tta must be true or false, got {swap!r}")
+        return {"swap_tta": swap}
+
+    def oof(self) -> pd.DataFrame:
+        if "oof.parquet" not in self.manifest["files"]:
+            raise RunError(f"{self.path}: has no oof.parquet (out-of-fold predictions)")
+        try:
+            return pd.read_parquet(self.path / "oof.parquet")
+        except (OSError, ValueError) as err:
+            raise RunError(f"{self.path / 'oof.parquet'}: damaged ({str(err).splitlines()[0][:120]})") from None
 
 
 def check_run_dir(run_dir: str | Path) -> Path:
-    """A run directory that exists and holds a model; a clear error otherwise."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run directory (make one with `arenapref train`)")
-    if not (run_dir / "model").is_dir():
-        raise FileNotFoundError(f"{run_dir}: not a run directory (no model/ inside)")
-    return run_dir
+    """A run directory whose manifest matches its files (see :class:`Run`); its path."""
+    return Run.open(run_dir).path
 
 
 # ----------------------------------------------------------------------------- manifest

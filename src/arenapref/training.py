@@ -18,7 +18,15 @@ from arenapref.data.readers import concat_pairs, load_pairs, summarize_bad_rows
 from arenapref.data.schema import has_labels, targets_of
 from arenapref.evaluate.cv import cross_validate, format_cv_table
 from arenapref.models.registry import build_model, save_model
-from arenapref.runs import atomic_dir, oof_table, write_manifest, refuse_existing, write_json, write_yaml
+from arenapref.runs import (
+    atomic_dir,
+    check_writable,
+    oof_table,
+    refuse_existing,
+    write_json,
+    write_manifest,
+    write_yaml,
+)
 
 
 @dataclass
@@ -53,6 +61,7 @@ def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str
     """Cross-validate the configured model, fit it on all rows, and write the run directory."""
     out_dir = Path(out_dir)
     refuse_existing(out_dir, force=force, what="run directory")
+    check_writable(out_dir)  # before the CV, not after it
     start = time.perf_counter()
     pairs = read_training_data(data_paths, config, fmt=fmt, log=log)
     log(f"read {len(pairs):,} labelled pairs from {len(data_paths)} file(s)")

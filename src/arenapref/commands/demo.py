@@ -9,7 +9,7 @@ from pathlib import Path
 from arenapref.config import load_config
 from arenapref.data.locate import HOW_TO_GET_DATA, TEST_FILE, find_arena_dir, train_files
 from arenapref.data.readers import load_pairs
-from arenapref.predicting import predict_pairs, submission_frame, write_submission
+from arenapref.predicting import submission_frame, write_submission
 from arenapref.training import train_run
 
 
@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     lines = [f"run directory:    {out}  (config.yaml, metrics.json, oof.parquet, model/)"]
     if test_path.exists():
         test, _ = load_pairs(test_path)
-        proba = predict_pairs(out, test, swap_tta=True)
+        from arenapref.judge import load
+
+        proba = load(out).predict_pairs(test)
         sub = write_submission(submission_frame(test["id"], proba), out / "submission.csv", force=args.force)
         lines.append(f"submission:       {sub}  ({len(test)} rows of {test_path.name})")
     m = result.metrics

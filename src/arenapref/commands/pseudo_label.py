@@ -17,8 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", dest="fmt", default=None, help="pool format (default: detect)")
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="keep rows whose largest probability is at least this (default 0: keep all)")
-    p.add_argument("--no-swap-tta", dest="swap_tta", action="store_false",
-                   help="do not average with the A/B-swapped prediction")
+    p.add_argument("--no-swap-tta", dest="swap_tta", action="store_const", const=False, default=None,
+                   help="do not average with the A/B-swapped prediction (default: the run's predict.swap_tta)")
     p.add_argument("--on-bad-row", choices=["error", "skip"], default="error")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)

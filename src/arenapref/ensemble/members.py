@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from arenapref.data.schema import LABEL_COLUMNS
-from arenapref.runs import PRED_COLUMNS, check_run_dir, read_oof
+from arenapref.runs import PRED_COLUMNS, Run
 
 
 @dataclass
@@ -33,12 +33,12 @@ class Members:
 
 
 def _read_member_oof(run_dir: Path) -> pd.DataFrame:
-    check_run_dir(run_dir)
+    run = Run.open(run_dir)
     path = run_dir / "oof.parquet"
-    if not path.exists():
+    if "oof.parquet" not in run.manifest["files"]:
         raise FileNotFoundError(f"{run_dir}: no oof.parquet (only runs made by `arenapref train` or "
                                 f"`arenapref blend` carry out-of-fold predictions)")
-    oof = read_oof(run_dir)
+    oof = run.oof()
     missing = [c for c in ("id", "fold", *LABEL_COLUMNS, *PRED_COLUMNS) if c not in oof.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}")

@@ -17,7 +17,16 @@ from arenapref.ensemble.model import BlendModel
 from arenapref.ensemble.pipeline import BlendSpec, fit_blend, nested_oof, score
 from arenapref.ensemble.rules import rule_masks
 from arenapref.models.registry import save_model
-from arenapref.runs import atomic_dir, oof_table, write_manifest, read_yaml, refuse_existing, write_json, write_yaml
+from arenapref.runs import (
+    Run,
+    atomic_dir,
+    check_writable,
+    oof_table,
+    refuse_existing,
+    write_json,
+    write_manifest,
+    write_yaml,
+)
 
 
 @dataclass
@@ -28,8 +37,7 @@ class BlendResult:
 
 
 def member_config(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "config.yaml"
-    return (read_yaml(path) or {}) if path.exists() else {}
+    return Run.open(run_dir).config
 
 
 def training_masks(members: Members, config: dict[str, Any], log: Any = print) -> dict[str, np.ndarray]:
@@ -81,6 +89,7 @@ def blend_run(run_dirs: list[str | Path], spec: BlendSpec, out_dir: str | Path, 
     """Fit ``spec`` on the runs' out-of-fold predictions, measure it in nested CV, write the blend run."""
     out_dir = Path(out_dir)
     refuse_existing(out_dir, force=force, what="run directory")
+    check_writable(out_dir)
     start = time.perf_counter()
     members = load_members(run_dirs)
     config = member_config(members.run_dirs[0])

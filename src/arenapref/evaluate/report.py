@@ -32,11 +32,10 @@ from arenapref.ensemble.pipeline import score
 from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
 from arenapref.runs import (
     PRED_COLUMNS,
+    Run,
     atomic_dir,
     check_run_dir,
     read_json,
-    read_oof,
-    read_yaml,
     refuse_existing,
     write_json,
 )
@@ -173,13 +172,13 @@ class ReportInputs:
 
 def read_report_inputs(run_dir: str | Path, data_paths: list[str | Path] | None = None,
                        log: Any = print) -> ReportInputs:
-    run_dir = check_run_dir(run_dir)
-    if not (run_dir / "oof.parquet").exists():
+    run = Run.open(run_dir)
+    run_dir = run.path
+    if "oof.parquet" not in run.manifest["files"]:
         raise FileNotFoundError(f"{run_dir}: no oof.parquet; the report is built from out-of-fold predictions")
-    oof = read_oof(run_dir)
+    oof = run.oof()
     oof["id"] = oof["id"].astype(str)
-    metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
-    config = (read_yaml(run_dir / "config.yaml") or {}) if (run_dir / "config.yaml").exists() else {}
+    metrics, config = run.metrics, run.config
     inputs = ReportInputs(run_dir, oof, metrics, config)
     paths = [Path(p) for p in (data_paths or config.get("data_paths") or [])]
     missing = [str(p) for p in paths if not p.exists()]

@@ -27,7 +27,7 @@ from arenapref.features.handmade import pair_features
 from arenapref.features.swap import check_swap_convention, swap_feature_frame
 from arenapref.features.tfidf import TfidfPairFeatures
 from arenapref.models.base import normalise_proba, soft_label_rows, swap_averaged
-from arenapref.runs import read_array, read_json, write_array, write_json
+from arenapref.runs import read_array, write_array, write_json
 
 SOURCE_COLUMN = "source_domain"
 # bump when a feature's definition changes: a saved model then refuses to load with a clear message

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from arenapref.models.base import PreferenceModel
-from arenapref.runs import read_json, write_json
+from arenapref.runs import RunError, write_json
 
 MODEL_TYPES: dict[str, str] = {
     "prior": "arenapref.models.prior:PriorModel",
@@ -53,8 +53,17 @@ def save_model(model: PreferenceModel, path: str | Path) -> None:
 
 
 def load_model(path: str | Path) -> PreferenceModel:
+    """The saved model in ``path``; callers check the run's manifest first (``runs.Run.open``)."""
+    from arenapref.models.state import read_state, require
+
     path = Path(path)
-    if not (path / MANIFEST).exists():
-        raise FileNotFoundError(f"{path}: no saved model here ({MANIFEST} missing)")
-    kind = read_json(path / MANIFEST)["type"]
-    return model_class(kind).load(path)
+    where = path / MANIFEST
+    kind = require(read_state(where), "type", str, where)
+    if kind not in MODEL_TYPES:
+        raise RunError(f"{where}: unknown model type {kind!r} (known: {sorted(MODEL_TYPES)})")
+    try:
+        return model_class(kind).load(path)
+    except RunError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError) as err:
+        raise RunError(f"{path}: damaged {kind} model ({type(err).__name__}: {str(err)[:160]})") from None

@@ -8,28 +8,17 @@ the second line, for a run whose manifest was rewritten along with its files.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from arenapref.runs import RunError
+from arenapref.runs import RunError, read_json_object
 
 MAX_STATE_BYTES = 256 << 20
 
 
 def read_state(path: Path) -> dict[str, Any]:
     """A JSON object from a model file, or a one-line :class:`RunError` naming the file."""
-    if not path.is_file():
-        raise RunError(f"{path}: missing")
-    if path.stat().st_size > MAX_STATE_BYTES:
-        raise RunError(f"{path}: too large to be a model state file")
-    try:
-        state = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise RunError(f"{path}: damaged (not valid JSON: {type(err).__name__})") from None
-    if not isinstance(state, dict):
-        raise RunError(f"{path}: damaged (expected a JSON object)")
-    return state
+    return read_json_object(path, max_bytes=MAX_STATE_BYTES)
 
 
 def require(state: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path) -> Any:
