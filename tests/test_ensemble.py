@@ -17,8 +17,8 @@ from arenapref.ensemble.members import load_members
 from arenapref.ensemble.pipeline import BlendSpec, nested_oof
 from arenapref.ensemble.rules import PostRules, rule_masks
 from arenapref.evaluate.metrics import log_loss
-from arenapref.models.registry import load_model
 from arenapref.judge import load as load_judge
+from arenapref.models.registry import load_model
 from arenapref.runs import PRED_COLUMNS, read_json, read_oof
 from arenapref.training import train_run
 

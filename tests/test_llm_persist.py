@@ -16,12 +16,12 @@ import yaml
 from arenapref.data.readers import write_pairs
 from arenapref.data.schema import targets_of
 from arenapref.evaluate.metrics import log_loss
+from arenapref.judge import load as load_judge
 from arenapref.models.llm.adapters import average_adapters, merge_adapter
 from arenapref.models.llm.config import make_config
 from arenapref.models.llm.model import LLMClassifier
 from arenapref.models.llm.tiny import build_bpe_tokenizer, decoder_config, signal_pairs
 from arenapref.models.registry import load_model, save_model
-from arenapref.judge import load as load_judge
 from arenapref.training import train_run
 
 torch.set_num_threads(1)
