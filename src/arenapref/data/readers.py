@@ -36,8 +36,8 @@ RawRows = Iterator[tuple[int, "dict[str, Any] | RowError"]]
 def _open_text(path: Path) -> io.TextIOBase:
     # surrogateescape keeps undecodable bytes visible so validation can name the row that has them
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="surrogateescape", newline="")
-    return open(path, encoding="utf-8", errors="surrogateescape", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def _kaggle_rows(path: Path) -> tuple[list[str], RawRows]:
@@ -87,6 +87,9 @@ def _jsonl_rows(path: Path) -> RawRows:
                 obj = json.loads(text)
             except json.JSONDecodeError as err:
                 yield line_no, RowError(None, f"not valid JSON ({err.msg} at char {err.pos})")
+                continue
+            except RecursionError:
+                yield line_no, RowError(None, "JSON nested too deeply")
                 continue
             if not isinstance(obj, dict):
                 yield line_no, RowError(None, f"expected a JSON object per line, got {type(obj).__name__}")

@@ -87,6 +87,8 @@ def parse_turns(value: Any, field: str, *, json_encoded: bool) -> list[str]:
             value = json.loads(value)
         except json.JSONDecodeError as err:
             raise RowError(field, f"cell is not valid JSON ({err.msg} at char {err.pos})") from None
+        except RecursionError:
+            raise RowError(field, "cell holds JSON nested too deeply") from None
     if isinstance(value, str):
         value = [value]
     elif hasattr(value, "tolist") and not isinstance(value, list):  # numpy arrays from Parquet
@@ -152,6 +154,8 @@ def clean_row(raw: dict[str, Any], *, json_encoded: bool, labelled: bool, allow_
     row_id = raw.get("id")
     if row_id is None or (isinstance(row_id, float) and math.isnan(row_id)) or str(row_id).strip() == "":
         raise RowError("id", "empty id")
+    if isinstance(row_id, float) and not math.isfinite(row_id):
+        raise RowError("id", f"id is not a finite number ({row_id}); write it as a string")
     out: dict[str, Any] = {"id": clean_name(row_id, "id", json_encoded=json_encoded)}
     for side in ("model_a", "model_b"):
         name = raw.get(side)

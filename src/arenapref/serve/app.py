@@ -13,6 +13,7 @@ answered without echoing the input back, and uvicorn's access log has only metho
 
 # no `from __future__ import annotations`: FastAPI reads the request models built inside create_app
 # from the endpoint annotations at runtime
+import json
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from arenapref import __version__
 from arenapref.api import InputError, Judge, clean_pair, pairs_frame, release_feature_cache
 from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS
+from arenapref.data.validation import fix_text
 from arenapref.serve.batcher import MicroBatcher
 from arenapref.serve.limits import BodySizeLimit
 from arenapref.serve.schemas import BatchResponse, Health, Scores, request_models
@@ -79,6 +82,37 @@ def _unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": errors})
 
 
+def _repair_unicode(value: Any) -> Any:
+    """Lone surrogates (``"\\ud800"`` escapes) made valid, as the CLI and the Python API do."""
+    if isinstance(value, str):
+        return fix_text(value)
+    if isinstance(value, list):
+        return [_repair_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {_repair_unicode(k): _repair_unicode(v) for k, v in value.items()}
+    return value
+
+
+class _UnicodeRepairingRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            value = json.loads(body)
+            # only a body with \u escapes can hold a lone surrogate: the walk costs nothing otherwise
+            self._json = _repair_unicode(value) if b"\\u" in body else value
+        return self._json
+
+
+class _Route(APIRoute):
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def repairing(request: Request) -> Any:
+            return await handler(_UnicodeRepairingRequest(request.scope, request.receive))
+
+        return repairing
+
+
 def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 32) -> FastAPI:
     """The FastAPI app serving ``judge``; ``max_batch`` rows per model call (1 turns batching off)."""
     limits = limits or Limits()
@@ -100,6 +134,7 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
                   docs_url="/docs" if assets is None else None,
                   description="Which of two chatbot answers would a human prefer? P(A wins), P(B wins), "
                               "P(tie) from a trained arenapref run.")
+    app.router.route_class = _Route
     app.state.judge, app.state.batcher, app.state.limits = judge, batcher, limits
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
     compare_model, batch_model = request_models(limits)
@@ -108,7 +143,11 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # the default handler echoes the offending input back; for a 200k-character field that is
         # both a waste and a way for conversation text to end up in client logs
-        return _unprocessable(tidy_errors(exc.errors()))
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(status_code=400, content={"detail": [
+                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}]})
+        return _unprocessable(tidy_errors(errors))
 
     def cleaned(body: Any, index: int | None = None) -> dict[str, Any]:
         try:
@@ -134,16 +173,16 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
         proba = await batcher.submit(rows)
         return {"results": [{"id": item.id, **_scores(p)} for item, p in zip(body.items, proba)]}
 
-    @app.get("/v1/model", summary="What is loaded")
+    @app.api_route("/v1/model", methods=["GET", "HEAD"], summary="What is loaded")
     async def model_info() -> dict[str, Any]:
         return {**judge.info, "swap_tta": judge.swap_tta, "limits": limits.as_dict(), "max_batch": max_batch,
                 "served_by": f"arenapref {__version__}"}
 
-    @app.get("/healthz", response_model=Health)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
@@ -151,7 +190,7 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
     if assets is not None:
         app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
 
-        @app.get("/docs", include_in_schema=False)
+        @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
         async def docs() -> HTMLResponse:
             return get_swagger_ui_html(openapi_url="/openapi.json", title="arenapref API",
                                        swagger_js_url="/docs-assets/swagger-ui-bundle.js",

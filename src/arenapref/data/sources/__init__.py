@@ -53,7 +53,7 @@ def _first_record(path: Path) -> dict[str, Any] | list[str] | None:
         if text.startswith("{"):
             try:
                 obj = json.loads(text)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return None  # a pretty-printed object spanning lines: not JSONL, no sniffing
             return obj if isinstance(obj, dict) else None
         if text.startswith("["):
@@ -61,7 +61,7 @@ def _first_record(path: Path) -> dict[str, Any] | list[str] | None:
             body = (text[1:] + handle.read(MAX_SNIFF_CHARS)).lstrip()
             try:
                 obj, _ = json.JSONDecoder().raw_decode(body)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return None
             return obj if isinstance(obj, dict) else None
     return None

@@ -78,6 +78,8 @@ def json_list_records(path: Path) -> Records:
             data = json.load(handle)
         except json.JSONDecodeError as err:
             raise DataError(path, f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+        except RecursionError:
+            raise DataError(path, "JSON nested too deeply") from None
     if isinstance(data, dict):
         # some releases wrap the list: {"data": [...]} or similar, with exactly one list inside
         lists = [v for v in data.values() if isinstance(v, list)]
@@ -108,7 +110,7 @@ def json_records(path: Path) -> Records:
     if head.startswith("{"):
         try:
             json.loads(head)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return json_list_records(path)  # one pretty-printed object, e.g. {"data": [...]}
         return jsonl_records(path)
     raise DataError(path, "neither JSON Lines nor a JSON list (the file does not start with '{' or '[')")

@@ -188,6 +188,7 @@ class LLMClassifier:
     def load(cls, path: Path, **overrides: Any) -> LLMClassifier:
         """Read a saved folder; ``overrides`` replace whole sections (e.g. ``infer={"precision": "bf16"}``)."""
         path = Path(path)
+        _refuse_code_files(path)
         state = read_json(path / "llm.json")
         model = cls(**{**state["params"], **overrides})
         cfg = model.config_
@@ -216,3 +217,17 @@ class LLMClassifier:
     def __repr__(self) -> str:
         return f"LLMClassifier(base={self.config_.model.base!r}, lora={self.config_.lora.enabled})"
 
+
+
+# formats that run code when read (pickle inside .bin/.pt, remote code in .py): a saved model is
+# safetensors + JSON only, so finding one of these means the folder was not written by arenapref
+_CODE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".py", ".ckpt")
+
+
+def _refuse_code_files(path: Path) -> None:
+    from arenapref.runs import RunError
+
+    for file in sorted(Path(path).rglob("*")):
+        if file.suffix.lower() in _CODE_SUFFIXES:
+            raise RunError(f"{file}: a saved LLM model holds safetensors and JSON only; refusing a file that "
+                           "could run code when read")

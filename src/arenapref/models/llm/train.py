@@ -182,8 +182,8 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
                     schedule: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
     load_trainable(model, torch.load(path / "trainable.pt", weights_only=True))
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-    schedule.load_state_dict(torch.load(path / "schedule.pt", weights_only=False))
-    rng = torch.load(path / "rng.pt", weights_only=False)
+    schedule.load_state_dict(torch.load(path / "schedule.pt", weights_only=True))
+    rng = torch.load(path / "rng.pt", weights_only=True)
     torch.set_rng_state(rng["torch"])
     if rng["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
