@@ -144,7 +144,7 @@ def test_batch_limits(client: TestClient) -> None:
 
 def test_model_health_page_and_docs(client: TestClient, length_run: Path) -> None:
     info = client.get("/v1/model").json()
-    assert info["model"] == "length" and info["run_dir"] == str(length_run)
+    assert info["model"] == "length" and info["run"] == length_run.resolve().name and "run_dir" not in info
     assert info["metrics"]["log_loss"] < info["metrics"]["baselines"]["uniform"] + 0.05
     assert info["limits"]["max_items"] == 16 and info["swap_tta"] is True
     assert client.get("/healthz").json() == {"status": "ok"}
