@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arenapref.commands.serve",
     "arenapref.commands.blend",
     "arenapref.commands.report",
+    "arenapref.commands.config",
 )
 
 

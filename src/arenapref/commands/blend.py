@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arenapref.config import resolve_config_path
-from arenapref.runs import read_yaml
+from arenapref.config import load_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,12 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def blend_settings(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     """Runs and spec fields: the config file first, command-line flags over it."""
-    config: dict[str, Any] = {}
-    if args.config:
-        path = resolve_config_path(args.config)
-        config = read_yaml(path) or {}
-        if not isinstance(config, dict):
-            raise ValueError(f"{path}: a blend config must be a mapping")
+    # the recipe schema checks the `blend:` section (names, types, method/weights) like any recipe
+    config: dict[str, Any] = load_config(args.config) if args.config else {}
     fields = dict(config.get("blend") or {})
     for name in ("method", "space", "weights", "calibrate", "postprocess"):
         value = getattr(args, name)

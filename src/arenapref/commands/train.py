@@ -1,10 +1,11 @@
-"""arenapref train --data PATH [--data PATH ...] --config PATH --out RUN_DIR [--force]"""
+"""arenapref train --data PATH [--data PATH ...] --config PATH --out RUN_DIR [--set KEY=VALUE ...] [--force]"""
 
 from __future__ import annotations
 
 import argparse
 
-from arenapref.config import load_config
+from arenapref.commands.config import add_set_argument
+from arenapref.config import Override, flag, load_config
 from arenapref.training import train_run
 
 
@@ -18,23 +19,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="stop at the first bad row (default) or skip bad rows and report them")
     p.add_argument("--folds", type=int, default=None, help="override cv.n_folds")
     p.add_argument("--seed", type=int, default=None, help="override the seed")
+    add_set_argument(p)
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
 
 
-def overrides_from(args: argparse.Namespace) -> dict:
-    over: dict = {}
+def overrides_from(args: argparse.Namespace) -> list[str | Override]:
+    """--set values in order, then the shorthand flags (validated like the file; errors name the flag)."""
+    over: list[str | Override] = list(getattr(args, "sets", None) or [])
     if getattr(args, "on_bad_row", None):
-        over["data"] = {"on_bad_row": args.on_bad_row}
-    if getattr(args, "folds", None):
-        over["cv"] = {"n_folds": args.folds}
+        over.append(flag("data.on_bad_row", args.on_bad_row, f"--on-bad-row {args.on_bad_row}"))
+    if getattr(args, "folds", None) is not None:
+        over.append(flag("cv.n_folds", args.folds, f"--folds {args.folds}"))
     if getattr(args, "seed", None) is not None:
-        over["seed"] = args.seed
+        over.append(flag("seed", args.seed, f"--seed {args.seed}"))
     return over
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, overrides_from(args))
+    config = load_config(args.config, sets=overrides_from(args))
     result = train_run(args.data, config, args.out, force=args.force, fmt=args.fmt)
     print(result.table)
     print(f"run directory: {result.run_dir}")
