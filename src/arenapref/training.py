@@ -60,6 +60,9 @@ def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str
               log: Any = print) -> TrainResult:
     """Cross-validate the configured model, fit it on all rows, and write the run directory."""
     out_dir = Path(out_dir)
+    if (config.get("model") or {}).get("type") == "blend":
+        raise ValueError("model.type blend is fitted from member runs' out-of-fold predictions: use "
+                         "`arenapref blend`, not `arenapref train`")
     refuse_existing(out_dir, force=force, what="run directory")
     check_writable(out_dir)  # before the CV, not after it
     start = time.perf_counter()
@@ -103,6 +106,7 @@ def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str
             "seconds_cv": round(cv_seconds, 2), "seconds_total": round(time.perf_counter() - start, 2),
             "n_rows": len(pairs), "label_counts": np.bincount(targets.argmax(axis=1), minlength=3).tolist(),
             "sources": pairs["source"].value_counts().to_dict(),
+            "recipe": resolved,
         })
         write_manifest(tmp)  # last: it lists every file above
     return TrainResult(out_dir, metrics, table)
