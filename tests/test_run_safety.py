@@ -93,14 +93,12 @@ def test_a_damaged_manifest_is_refused(gbdt_run: Path, tmp_path: Path) -> None:
             arenapref.load(run)
 
 
-@pytest.mark.parametrize("how", ["truncate-50", "missing", "flip"])
-def test_the_cli_refuses_a_damaged_booster_in_one_line(gbdt_run: Path, arena_dir: Path, tmp_path: Path,
-                                                        how: str) -> None:
-    run = tmp_path / "run"
-    shutil.copytree(gbdt_run, run)
-    _damage(run / "model" / "booster.txt", how)
-    for args in (["predict", "--data", str(arena_dir / "test.csv"), "--out", str(tmp_path / "s.csv")],
-                 ["compare", "--prompt", "p", "--a", "a", "--b", "b"]):
+def test_the_cli_refuses_a_damaged_booster_in_one_line(gbdt_run: Path, arena_dir: Path, tmp_path: Path) -> None:
+    for how, args in (("truncate-50", ["predict", "--data", str(arena_dir / "test.csv"), "--out", str(tmp_path / "s.csv")]),
+                      ("flip", ["compare", "--prompt", "p", "--a", "a", "--b", "b"])):
+        run = tmp_path / how
+        shutil.copytree(gbdt_run, run)
+        _damage(run / "model" / "booster.txt", how)
         proc = subprocess.run([sys.executable, "-m", "arenapref.cli", args[0], "--run", str(run), *args[1:]],
                               capture_output=True, text=True, env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
         assert proc.returncode == 2, proc.stderr
