@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arenapref.commands.serve",
     "arenapref.commands.blend",
     "arenapref.commands.report",
+    "arenapref.commands.rank",
+    "arenapref.commands.leaderboard",
 )
 
 
