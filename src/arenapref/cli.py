@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arenapref.commands.blend",
     "arenapref.commands.report",
     "arenapref.commands.config",
+    "arenapref.commands.rank",
+    "arenapref.commands.leaderboard",
 )
 
 

@@ -20,6 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--b", action="append", required=True, dest="response_b", help="answer B (one per turn)")
     p.add_argument("--no-swap-tta", dest="swap_tta", action="store_const", const=False, default=None,
                    help="do not average with the A/B-swapped prediction")
+    p.add_argument("--explain", action="store_true",
+                   help="add the top reasons behind the verdict (gbdt runs; others say they cannot)")
     p.set_defaults(func=run)
 
 
@@ -47,5 +49,10 @@ def run(args: argparse.Namespace) -> int:
     resp_b = [read_turn(t, "--b") for t in args.response_b]
     judge = load(args.run, swap_tta=args.swap_tta)
     result = judge.compare(prompt, resp_a, resp_b)
-    print(json.dumps({**result.to_dict(), "swap_tta": judge.swap_tta}))
+    out = {**result.to_dict(), "swap_tta": judge.swap_tta}
+    if args.explain:
+        from arenapref.explain import explain_pair
+
+        out["explanation"] = explain_pair(judge, prompt, resp_a, resp_b).to_dict()
+    print(json.dumps(out))
     return 0

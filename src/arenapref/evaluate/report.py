@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arenapref.data.schema import LABEL_COLUMNS, swap_pairs, swap_proba
+from arenapref.data.schema import LABEL_COLUMNS, swap_pairs
 from arenapref.ensemble.calibration import binned_gap
 from arenapref.ensemble.pipeline import score
+from arenapref.evaluate.consistency import swap_consistency
 from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
 from arenapref.runs import (
     PRED_COLUMNS,
@@ -147,17 +148,11 @@ def model_pair_tables(pairs: pd.DataFrame, targets: np.ndarray, proba: np.ndarra
 
 
 def position_bias(model: Any, pairs: pd.DataFrame) -> dict[str, Any]:
-    """The model without swap TTA on x and on swapped x: argmax flip rate and |p(A|x) − p(B|swap x)|."""
+    """The model without swap TTA on x and on swapped x: flip rate, position bias, |p(A|x) − p(B|swap x)|
+    (see :func:`arenapref.evaluate.consistency.swap_consistency`)."""
     direct = model.predict_proba(pairs, swap_tta=False)
     swapped = model.predict_proba(swap_pairs(pairs), swap_tta=False)
-    back = swap_proba(swapped)               # the swapped prediction in the original orientation
-    gaps = np.abs(direct[:, 0] - swapped[:, 1])
-    return {"n": int(len(pairs)), "flip_rate": float((direct.argmax(axis=1) != back.argmax(axis=1)).mean()),
-            "mean_abs_gap": float(gaps.mean()), "p95_abs_gap": float(np.quantile(gaps, 0.95)),
-            # > 0: the model prefers whichever answer is shown first
-            "mean_first_position_advantage": float((0.5 * ((direct[:, 0] - direct[:, 1])
-                                                           + (swapped[:, 0] - swapped[:, 1]))).mean()),
-            "gaps": gaps}
+    return swap_consistency(direct, swapped)
 
 
 @dataclass
@@ -397,7 +392,9 @@ def render_html(inputs: ReportInputs, report: dict[str, Any], pngs: dict[str, by
                      f"<p>The final model on {bias['n']:,} training pairs, once as shown and once with A and B "
                      f"swapped. Argmax flips on <b>{bias['flip_rate']:.1%}</b>; mean |p(A|x) − p(B|swap x)| = "
                      f"{bias['mean_abs_gap']:.4f} (95th percentile {bias['p95_abs_gap']:.4f}); mean advantage of "
-                     f"the first position {bias['mean_first_position_advantage']:+.4f}. With swap TTA (the default "
+                     f"the first position {bias['mean_first_position_advantage']:+.4f}; of the decisive "
+                     f"verdicts in both orders, <b>{bias['first_shown_preferred']:.1%}</b> pick the answer "
+                     f"shown first (50% = no position bias). With swap TTA (the default "
                      f"for predict) these are zero by construction. These rows were seen in training, so this "
                      f"measures the model's asymmetry, not its accuracy.</p>")
         parts.append(_img(pngs["position_bias"], "position bias histogram"))

@@ -1,6 +1,6 @@
 """The HTTP service: one loaded :class:`arenapref.api.Judge` behind a small JSON API and a web page.
 
-``POST /v1/compare``  one pair -> three probabilities and the verdict
+``POST /v1/compare``  one pair -> three probabilities and the verdict (``"explain": true``: and why)
 ``POST /v1/batch``    up to ``max_items`` pairs in one request, answers in the same order
 ``GET  /v1/model``    what is loaded (model, recipe, CV metrics, version) and the limits
 ``GET  /healthz``     liveness
@@ -25,14 +25,16 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from arenapref import __version__
 from arenapref.api import InputError, Judge, clean_pair, pairs_frame, release_feature_cache
 from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS
 from arenapref.data.validation import fix_text
+from arenapref.explain import explain
 from arenapref.serve.batcher import MicroBatcher
 from arenapref.serve.limits import BodySizeLimit
-from arenapref.serve.schemas import BatchResponse, Health, Scores, request_models
+from arenapref.serve.schemas import BatchResponse, CompareScores, Health, request_models
 from arenapref.serve.settings import Limits
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -124,6 +126,11 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
 
     batcher = MicroBatcher(score, max_rows=max_batch)
 
+    def explain_rows(rows: list[dict[str, Any]]) -> list[Any]:
+        explanations = explain(judge.model, pairs_frame(rows))
+        release_feature_cache()
+        return explanations
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         yield
@@ -160,11 +167,15 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
     async def invalid_pair(request: Request, exc: _InvalidPair) -> JSONResponse:
         return _unprocessable([{"loc": exc.loc, "msg": exc.message, "type": "value_error"}])
 
-    @app.post("/v1/compare", response_model=Scores, summary="Score one pair",
-              responses=ERROR_RESPONSES)
+    @app.post("/v1/compare", response_model=CompareScores, response_model_exclude_none=True,
+              summary="Score one pair", responses=ERROR_RESPONSES)
     async def compare(body: compare_model) -> dict[str, Any]:  # type: ignore[valid-type]
-        proba = await batcher.submit([cleaned(body)])
-        return _scores(proba[0])
+        row = cleaned(body)
+        proba = await batcher.submit([row])
+        out = _scores(proba[0])
+        if body.explain:
+            out["explanation"] = (await run_in_threadpool(explain_rows, [row]))[0].to_dict()
+        return out
 
     @app.post("/v1/batch", response_model=BatchResponse, summary=f"Score up to {limits.max_items} pairs",
               responses=ERROR_RESPONSES)

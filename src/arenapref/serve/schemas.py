@@ -25,6 +25,24 @@ class Scores(BaseModel):
     verdict: Literal["A", "B", "tie"] = Field(description="the most likely of the three")
 
 
+class Reason(BaseModel):
+    aspect: str = Field(description='what the reason is about ("length", "headers", ...)')
+    favours: Literal["A", "B"]
+    weight: float = Field(description="contribution to the log-odds of A over B (> 0 favours A)")
+    text: str = Field(description='in plain words, e.g. "A is 3.1× longer than B"')
+
+
+class Explanation(BaseModel):
+    available: bool = Field(description="false for run types that cannot explain (then see message)")
+    reasons: list[Reason] = Field(default_factory=list, description="strongest first")
+    margin: float | None = Field(None, description="total log-odds of A over B")
+    message: str | None = None
+
+
+class CompareScores(Scores):
+    explanation: Explanation | None = Field(None, description='only when the request asks "explain": true')
+
+
 class BatchScores(Scores):
     id: str | int | None = None
 
@@ -64,7 +82,8 @@ def request_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
     strict = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
     fields = {"prompt": (turns, ...), "response_a": (turns, ...), "response_b": (turns, ...)}
     validators = {"check_chars": _field_chars(limits)}
-    compare = create_model("CompareRequest", __config__=strict, __validators__=validators, **fields)
+    explain = (bool, Field(False, description="also return the top reasons behind the verdict (gbdt runs)"))
+    compare = create_model("CompareRequest", __config__=strict, __validators__=validators, explain=explain, **fields)
     item_id = Annotated[str, StringConstraints(max_length=limits.max_id_chars)] | StrictInt | None
     item = create_model("BatchItem", __config__=ConfigDict(extra="forbid"), __validators__=validators,
                         id=(item_id, None), **fields)

@@ -24,7 +24,25 @@ function draw(scores) {
     $(`pct-${key}`).textContent = pct;
   }
   $("verdict").textContent = VERDICTS[scores.verdict] || scores.verdict;
+  drawExplanation(scores.explanation);
   $("result").hidden = false;
+}
+
+// the reasons behind the verdict (only when asked for); runs that cannot explain say so
+function drawExplanation(explanation) {
+  const list = $("reasons");
+  list.replaceChildren();
+  $("why").hidden = !explanation;
+  if (!explanation) return;
+  for (const reason of explanation.reasons || []) {
+    const item = document.createElement("li");
+    item.className = reason.favours === "A" ? "favours-a" : "favours-b";
+    item.textContent = `${reason.text} (favours ${reason.favours}, ${reason.weight >= 0 ? "+" : ""}${reason.weight.toFixed(2)})`;
+    list.appendChild(item);
+  }
+  $("why-note").textContent = explanation.available
+    ? (explanation.reasons.length ? "weights: contribution to the log-odds of A over B" : "no single feature stands out")
+    : explanation.message;
 }
 
 async function compare(event) {
@@ -35,7 +53,8 @@ async function compare(event) {
     const response = await fetch("/v1/compare", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ prompt: $("prompt").value, response_a: $("response-a").value, response_b: $("response-b").value }),
+      body: JSON.stringify({ prompt: $("prompt").value, response_a: $("response-a").value, response_b: $("response-b").value,
+        explain: $("explain").checked }),
     });
     const body = await response.json().catch(() => null);
     if (!response.ok) {
