@@ -7,19 +7,14 @@ Set ARENAPREF_SCREENSHOT_DIR to keep the screenshot (default: the test's tempora
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.browser import CHROMEDRIVER, CHROMIUM, headless_chromium, served  # noqa: E402
 
 import arenapref
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium + chromium-driver not installed")
 webdriver = pytest.importorskip("selenium.webdriver")
 uvicorn = pytest.importorskip("uvicorn")
@@ -34,35 +29,14 @@ from arenapref.serve.probe import free_port  # noqa: E402
 
 @pytest.fixture(scope="module")
 def base_url(length_run: Path) -> Iterator[str]:
-    run_dir = length_run
-    port = free_port()
-    config = uvicorn.Config(create_app(arenapref.load(run_dir)), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(arenapref.load(length_run)), free_port()) as url:
+        yield url
 
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[object]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1100,900", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    try:
+    with headless_chromium(tmp_path) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_compare_in_the_page(browser: object, base_url: str, tmp_path: Path) -> None:

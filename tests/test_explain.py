@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from support.browser import HAVE_CHROMIUM, SKIP_REASON, headless_chromium, served
 
 import arenapref
 from arenapref.api import Judge
@@ -119,36 +116,17 @@ def test_v1_compare_explain(gbdt_judge: Judge, judge: Judge) -> None:
         assert answer["explanation"]["available"] is False and "cannot explain" in answer["explanation"]["message"]
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium + chromium-driver not installed")
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=SKIP_REASON)
 def test_web_page_shows_the_reasons(gbdt_judge: Judge, tmp_path: Path) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    uvicorn = pytest.importorskip("uvicorn")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     from arenapref.serve.probe import free_port
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(gbdt_judge), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                 "--window-size=1100,1200", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    try:
-        driver.get(f"http://127.0.0.1:{port}/")
+    with served(create_app(gbdt_judge), free_port()) as url, \
+            headless_chromium(tmp_path, window="1100,1200") as driver:
+        driver.get(url + "/")
         driver.find_element(By.ID, "prompt").send_keys("What is the capital of Australia?")
         driver.find_element(By.ID, "response-a").send_keys("Sydney.")
         driver.find_element(By.ID, "response-b").send_keys(
@@ -162,7 +140,3 @@ def test_web_page_shows_the_reasons(gbdt_judge: Judge, tmp_path: Path) -> None:
         driver.find_element(By.ID, "explain").click()
         driver.find_element(By.ID, "submit").click()
         WebDriverWait(driver, 30).until(lambda d: not d.find_element(By.ID, "why").is_displayed())
-    finally:
-        driver.quit()
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -170,6 +170,14 @@ class Judge:
         p = self.predict_pairs(pairs_frame([row]), swap_tta=swap_tta)[0]
         return Comparison(float(p[0]), float(p[1]), float(p[2]))
 
+    def rank(self, prompt: Text, answers: Sequence[Text]) -> Any:
+        """Rank N answers to one prompt: every pair scored swap-averaged, Davidson-Bradley-Terry
+        strengths with ties, expected win probability against the field, the best answer
+        (see :func:`arenapref.ranking.rank_answers`)."""
+        from arenapref.ranking import rank_answers
+
+        return rank_answers(self, prompt, list(answers))
+
     def __repr__(self) -> str:
         return f"Judge(run={self.info.get('run')!r}, model={self.info.get('model')!r}, swap_tta={self.swap_tta})"
 

@@ -330,13 +330,8 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise RunError(f"{path}: missing; this run was not written completely by arenapref (or by a version "
                        "before run manifests): retrain it")
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise RunError(f"{path}: too large to be a run manifest")
-    try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise RunError(f"{path}: damaged (not valid JSON: {type(err).__name__})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "arenapref-run":
+    manifest = read_json_object(path, max_bytes=MAX_MANIFEST_BYTES)
+    if manifest.get("format") != "arenapref-run":
         raise RunError(f"{path}: not an arenapref run manifest")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
