@@ -144,3 +144,13 @@ def test_a_saved_model_that_no_longer_fits_fails_at_load(length_run: Path, tmp_p
     write_manifest(broken)  # a consistent run, written by code with other features
     with pytest.raises(ValueError, match="length.json: damaged"):
         arenapref.load(broken)
+
+
+def test_judge_rank_is_rank_answers(judge: Judge) -> None:
+    from arenapref.ranking import rank_answers
+
+    answers = ["4", "It is 4.", "## Answer\n\n2 + 2 = **4**, because adding two and two gives four."]
+    via_judge = judge.rank("What is 2+2?", answers)
+    direct = rank_answers(judge, "What is 2+2?", answers)
+    assert via_judge.to_dict() == direct.to_dict()
+    assert sorted(via_judge.order) == [0, 1, 2] and via_judge.best == via_judge.order[0]
