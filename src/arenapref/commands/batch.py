@@ -26,7 +26,6 @@ reason); the default ``error`` stops at the first one.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -37,10 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS
 from arenapref.data.validation import DataError
 from arenapref.runs import OutputExistsError
-from arenapref.scale.rows import check_on_bad_row, parse_jsonl_line, skipped_record
+from arenapref.scale.rows import check_on_bad_row, id_key, parse_jsonl_line, score_line, skipped_record
 
 DEFAULT_CHUNK = 512
 
@@ -111,10 +109,6 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 _parse = parse_jsonl_line  # the one row parser every scoring door shares
 
 
-def _id_key(row_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(row_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
-
-
 def _finished_rows(partial: Path) -> Iterator[tuple[int, str]]:
     """(byte offset after the line, id) of each complete line of a partial output."""
     offset = 0
@@ -176,13 +170,6 @@ def _rows_after(path: Path, skip: int, bad_lines: frozenset[int] = frozenset()) 
             yield _parse(path, line_no, text)
 
 
-def _score_line(raw_id: Any, proba: Any) -> str:
-    out = {"id": raw_id, **{col: float(p) for col, p in zip(LABEL_COLUMNS, proba)},
-           "verdict": CLASS_NAMES[int(proba.argmax())]}
-    # ASCII escapes keep the output valid UTF-8 whatever the ids contain
-    return json.dumps(out, ensure_ascii=True) + "\n"
-
-
 class _DuplicateCheck:
     """Remembers an 8-byte hash per id: the one piece of state that grows with the input."""
 
@@ -190,7 +177,7 @@ class _DuplicateCheck:
         self.path, self.seen = path, {}
 
     def __call__(self, line_no: int, row_id: str) -> None:
-        key = _id_key(row_id)
+        key = id_key(row_id)
         if key in self.seen:
             raise DataError(self.path, f"duplicate id (first seen on line {self.seen[key]})", line=line_no,
                             row_id=row_id, field="id")
@@ -207,7 +194,7 @@ def _score_chunks(judge: Any, rows: Iterator[tuple[Any, dict[str, Any]]], write:
 
     def flush() -> None:
         proba = judge.predict_pairs(pairs_frame(chunk))
-        write("".join(_score_line(i, p) for i, p in zip(ids, proba)).encode("ascii"))
+        write("".join(score_line(i, p) for i, p in zip(ids, proba)).encode("ascii"))
         stats.scored += len(chunk)
         bar.update(len(chunk))
         ids.clear()

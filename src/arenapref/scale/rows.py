@@ -7,11 +7,12 @@ the line written to ``*.skipped.jsonl`` under ``--on-bad-row skip``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from arenapref.data.schema import TEXT_COLUMNS
+from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS, TEXT_COLUMNS
 from arenapref.data.validation import DataError, RowError, clean_row, has_bad_bytes
 
 ON_BAD_ROW = ("error", "skip")
@@ -21,6 +22,8 @@ def parse_jsonl_line(path: Path | str, line_no: int, text: str) -> tuple[Any, di
     """A JSONL line read with ``errors='surrogateescape'``: one object with id, prompt, response_a/b."""
     if has_bad_bytes(text):
         raise DataError(path, "invalid UTF-8 bytes on this line", line=line_no)
+    if line_no == 1:
+        text = text.removeprefix("\ufeff")  # a byte-order mark some editors put at the start of a file
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as err:
@@ -63,3 +66,16 @@ def check_on_bad_row(value: str) -> str:
     if value not in ON_BAD_ROW:
         raise ValueError(f"--on-bad-row must be one of {list(ON_BAD_ROW)}, got {value!r}")
     return value
+
+
+def id_key(row_id: str) -> int:
+    """8 bytes per id: what the duplicate checks keep, however long the ids are."""
+    return int.from_bytes(hashlib.blake2b(row_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+def score_line(raw_id: Any, proba: Any) -> str:
+    """One output line: the input's id (as it was) + the three probabilities + the verdict."""
+    out = {"id": raw_id, **{col: float(p) for col, p in zip(LABEL_COLUMNS, proba)},
+           "verdict": CLASS_NAMES[int(proba.argmax())]}
+    # ASCII escapes keep the output valid UTF-8 whatever the ids contain
+    return json.dumps(out, ensure_ascii=True) + "\n"
