@@ -790,3 +790,30 @@ def _n_workers(ray: Any, job: RayJob, n_blocks: int) -> int:
     else:
         fit = int(resources.get("CPU", 1))
     return max(1, min(fit, max(n_blocks, 1)))
+
+
+def write_text(dest: str, text: str) -> None:
+    """A small text file (e.g. a provenance record) into the output folder, atomically."""
+    _publish(dest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def pseudo_provenance(job: RayJob, result: RayResult) -> dict[str, Any]:
+    """The provenance of a ``pseudo-label --engine ray`` job, the fields ``arenapref.pseudo`` writes."""
+    from arenapref import __version__
+    from arenapref.runs import check_run_dir, read_json
+
+    run_dir = check_run_dir(job.run)
+    metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
+    sums = result.sums
+    return {
+        "kind": "pseudo-labels", "engine": "ray", "run_dir": str(Path(run_dir).resolve()),
+        "model": read_json(run_dir / "model" / "model.json").get("type"),
+        "teacher_cv_log_loss": metrics.get("log_loss"), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "arenapref_version": __version__, "swap_tta": _run_swap_tta(Path(run_dir), job.swap_tta),
+        "min_confidence": job.min_confidence, "n_pool": result.total, "n_labelled": result.kept,
+        "n_pool_rows_with_labels_replaced": None,  # not counted by the Ray workers
+        "label_mass": {c: sums.get(c, 0.0) for c in LABEL_COLUMNS},
+        "mean_confidence": sums.get("confidence", 0.0) / result.total if result.total else None,
+        "sources": {k.removeprefix("source:"): int(v) for k, v in sums.items() if k.startswith("source:")},
+        "pool_paths": job.inputs, "skipped_rows": result.skipped,
+    }
