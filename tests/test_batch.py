@@ -304,3 +304,20 @@ def test_on_bad_row_skip_lists_each_bad_line(judge: Judge, pairs_file: Path, tmp
     assert main(["batch", "--run", str(judge.run_dir), "--input", str(source), "--output",
                  str(tmp_path / "x.jsonl"), "--quiet", "--on-bad-row", "skip"]) == 2
     assert (tmp_path / "x.jsonl.skipped.jsonl").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_pipe_mode_skip_reports_on_stderr(judge: Judge, pairs_file: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import io
+
+    lines = pairs_file.read_text(encoding="utf-8").splitlines(keepends=True)[:6]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(lines[:5]) + '"just a string"\n' + lines[5]))
+    out = tmp_path / "scores.jsonl"
+    args = ["batch", "--run", str(judge.run_dir), "--input", "-", "--output", str(out), "--quiet"]
+    assert main([*args, "--on-bad-row", "skip"]) == 0
+    assert "skipped: <stdin>, line 6: expected a JSON object per line, got str" in capsys.readouterr().err
+    assert [s["id"] for s in read_scores(out)] == [json.loads(line)["id"] for line in lines]
+    # the Ray-only options are refused for the local engine instead of being ignored
+    assert main(["batch", "--run", str(judge.run_dir), "--input", str(pairs_file), "--output",
+                 str(tmp_path / "x.jsonl"), "--workers", "4"]) == 2
+    assert "--workers applies to --engine ray only" in capsys.readouterr().err

@@ -108,7 +108,7 @@ def test_same_floats_as_batch(kind: str, ray_address: str, request: pytest.Fixtu
     out = tmp_path / "shards"
     fmt = "parquet" if kind == "gbdt" else "jsonl"
     result = run_ray_job(RayJob(run=str(run), inputs=[str(inputs["glob"])], output=str(out), block_rows=150,
-                                workers=2, shard_format=fmt, progress=False))
+                                workers=2 if kind == "gbdt" else 1, shard_format=fmt, progress=False))
     assert result.total == result.scored == len(reference) and result.blocks == 5  # 200/200 rows + 1 row group
     if fmt == "jsonl":  # the shards, in name order, are byte for byte the file `batch` writes
         shards = sorted(out.glob("part-*.jsonl"))
@@ -143,7 +143,7 @@ def test_kill_the_driver_then_resume(ray_address: str, gbdt_run: Path, inputs: d
     assert not (out / "_SUCCESS.json").exists()
 
     result = run_ray_job(RayJob(run=str(gbdt_run), inputs=[str(inputs["glob"])], output=str(out),
-                                block_rows=50, workers=2, resume=True, progress=False))
+                                block_rows=50, workers=1, resume=True, progress=False))
     assert result.blocks_resumed >= before and result.scored < len(reference)
     got = read_shards(out)
     assert got["id"].is_unique and got["id"].tolist() == [str(r["id"]) for r in reference]
@@ -192,3 +192,20 @@ def test_bad_rows_like_batch(ray_address: str, length_run: Path, arena_pairs: pd
     with pytest.raises(DataError, match="no files match"):
         run_ray_job(RayJob(run=str(length_run), inputs=[str(tmp_path / "none-*.jsonl")],
                            output=str(tmp_path / "x"), progress=False))
+
+
+def test_pseudo_label_engine_ray(ray_address: str, length_run: Path, inputs: dict[str, Path],
+                                 references: Callable[[Path], Path], tmp_path: Path) -> None:
+    """Soft-labelled canonical shards + provenance; the labels are the Judge's (batch's) probabilities."""
+    out = tmp_path / "labels"
+    assert main(["pseudo-label", "--engine", "ray", "--run", str(length_run), "--data", str(inputs["glob"]),
+                 "--out", str(out), "--workers", "1", "--block-rows", "300", "--min-confidence", "0.4",
+                 "--quiet"]) == 0
+    got = read_shards(out)
+    reference = [r for r in read_lines(references(length_run)) if max(r[c] for c in PROBA) >= 0.4]
+    assert got["id"].tolist() == [str(r["id"]) for r in reference]
+    assert np.array_equal(got[PROBA].to_numpy(), np.array([[r[c] for c in PROBA] for r in reference]))
+    assert got["source"].str.startswith("pseudo:").all() and got["prompt"].map(len).min() >= 1
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["n_pool"] == 600 and provenance["n_labelled"] == len(reference)
+    assert provenance["label_mass"]["winner_tie"] == pytest.approx(got["winner_tie"].sum())

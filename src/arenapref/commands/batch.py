@@ -20,7 +20,11 @@ lines are left out and listed with their reasons in ``OUTPUT.skipped.jsonl`` (fi
 reason); the default ``error`` stops at the first one.
 
 ``-`` as input or output streams stdin/stdout for shell pipelines: lines are validated as they come
-(a bad line stops the run; rows already written to stdout stay written), and there is no ``--resume``.
+(a bad line stops the run; rows already written to stdout stay written; under ``--on-bad-row skip``
+each skipped line is reported on stderr), and there is no ``--resume``.
+
+``--engine ray`` runs the same scoring on Ray Data workers; OUTPUT is then a folder of shards
+(:mod:`arenapref.scale.ray_batch`, docs/scale.md).
 """
 
 from __future__ import annotations

@@ -562,7 +562,7 @@ def _check_job(job: RayJob) -> int:
 
 def _ours(name: str) -> bool:
     return (name.startswith(SHARD_PREFIX) or name in (JOB_FILE, SUCCESS_FILE, SKIPPED_FILE, "provenance.json")
-            or (name.startswith(f".{SHARD_PREFIX}") and name.endswith(".tmp")))
+            or (name.startswith(".") and SHARD_PREFIX in name and name.endswith(".tmp")))
 
 
 def _check_output(job: RayJob, record: dict[str, Any]) -> set[str] | None:
@@ -588,7 +588,7 @@ def _check_output(job: RayJob, record: dict[str, Any]) -> set[str] | None:
                 raise DataError(f"{job.output}/{JOB_FILE}", "damaged; use --force to start over") from None
         check_same(saved, record, path=Path(f"{job.output}/{JOB_FILE}"), keys=BINDING_KEYS + PLAN_KEYS)
         for name in names:  # a write cut short by a kill leaves a temporary file: never a shard
-            if name.startswith(f".{SHARD_PREFIX}") and name.endswith(".tmp"):
+            if name.startswith(".") and SHARD_PREFIX in name and name.endswith(".tmp"):
                 filesystem.delete_file(f"{path}/{name}")
         return {n for n in names if n.startswith(SHARD_PREFIX)}
     if names and not job.force:
