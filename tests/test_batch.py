@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import arenapref
 from arenapref.api import Judge
 from arenapref.cli import main
-from arenapref.commands.batch import partial_path, score_jsonl
+from arenapref.commands.batch import partial_path, score_jsonl, settings_path, skipped_path
 from arenapref.data.readers import write_pairs
+from arenapref.runs import run_fingerprint, write_json
+from arenapref.scale.settings import job_settings
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +119,7 @@ def test_resume_refuses_a_partial_from_another_input(judge: Judge, pairs_file: P
                                                       capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "scores.jsonl"
     partial_path(out).write_text('{"id": "not-from-this-input", "winner_model_a": 0.3}\n', encoding="utf-8")
+    write_json(settings_path(out), job_settings(judge))  # same run and settings: only the rows are foreign
     rc = main(["batch", "--run", str(judge.run_dir), "--input", str(pairs_file), "--output", str(out), "--resume",
                "--quiet"])
     assert rc == 2 and "belongs to another input" in capsys.readouterr().err
@@ -176,3 +180,144 @@ def test_pipe_mode_errors(judge: Judge, pairs_file: Path, tmp_path: Path, monkey
     monkeypatch.setattr(sys, "stdin", io.StringIO("".join(lines)))
     assert main([*args, "--resume"]) == 2
     assert "--resume needs an input and an output file" in capsys.readouterr().err
+
+
+def _interrupted_partial(judge: Judge, source: Path, out: Path, monkeypatch: pytest.MonkeyPatch,
+                         extra: list[str] | None = None) -> list[str]:
+    """Run `batch` on ``source`` until its third chunk of 100, leaving OUTPUT.partial; returns the args."""
+    args = ["batch", "--run", str(judge.run_dir), "--input", str(source), "--output", str(out),
+            "--chunk-size", "100", "--quiet", *(extra or [])]
+    real = Judge.predict_pairs
+    calls = {"n": 0}
+
+    def interrupt_on_third(self: Judge, pairs: pd.DataFrame, **kwargs: object) -> np.ndarray:
+        if len(pairs) == 100:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+        return real(self, pairs, **kwargs)
+
+    monkeypatch.setattr(Judge, "predict_pairs", interrupt_on_third)
+    assert main(args) == 130
+    monkeypatch.setattr(Judge, "predict_pairs", real)
+    return args
+
+
+def test_resume_refuses_another_run_or_settings(judge: Judge, pairs_file: Path, arena_pairs: pd.DataFrame,
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    from conftest import train_small_run
+
+    out = tmp_path / "scores.jsonl"
+    args = _interrupted_partial(judge, pairs_file, out, monkeypatch)
+    settings = json.loads(settings_path(out).read_text(encoding="utf-8"))
+    assert settings["run_fingerprint"] == run_fingerprint(judge.run_dir) and settings["swap_tta"] is True
+    before = partial_path(out).read_bytes()
+    capsys.readouterr()
+
+    other = train_small_run(arena_pairs, tmp_path / "other", n=150)  # same recipe, other rows: another model
+    moved = [*args, "--resume"]
+    moved[moved.index(str(judge.run_dir))] = str(other)
+    assert main(moved) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot resume" in err and "run (fingerprint)" in err and str(other) in err and len(err.splitlines()) == 1
+
+    assert main([*args, "--resume", "--no-swap-tta"]) == 2
+    err = capsys.readouterr().err
+    assert "swap_tta: True vs now False" in err and "run (fingerprint)" not in err
+
+    settings["arenapref_version"] = "0.0.1"
+    settings_path(out).write_text(json.dumps(settings), encoding="utf-8")
+    assert main([*args, "--resume"]) == 2
+    assert "arenapref version: '0.0.1'" in capsys.readouterr().err
+    assert partial_path(out).read_bytes() == before and not out.exists()  # refusals touch nothing
+
+    settings_path(out).unlink()  # a partial without its settings (older arenapref): cannot tell, refuse
+    assert main([*args, "--resume"]) == 2
+    assert "cannot tell which run" in capsys.readouterr().err
+
+    assert main([*args, "--force"]) == 0  # starting over is always possible
+    reference = tmp_path / "reference.jsonl"
+    score_jsonl(judge, pairs_file, reference, chunk_size=100, progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+    assert not settings_path(out).exists() and not partial_path(out).exists()
+
+
+def test_resume_with_the_same_settings_matches_a_clean_run(judge: Judge, pairs_file: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "scores.jsonl"
+    args = _interrupted_partial(judge, pairs_file, out, monkeypatch, ["--no-swap-tta"])
+    assert main([*args, "--resume"]) == 0
+    reference = tmp_path / "reference.jsonl"
+    score_jsonl(arenapref.load(judge.run_dir, swap_tta=False), pairs_file, reference, chunk_size=100,
+                progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_on_bad_row_skip_lists_each_bad_line(judge: Judge, pairs_file: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    good = pairs_file.read_text(encoding="utf-8").splitlines(keepends=True)[:400]
+    first = json.loads(good[0])
+    bad_lines = {
+        3: "not json at all\n",
+        50: json.dumps({**first, "id": "no-prompt", "prompt": None}) + "\n",
+        120: json.dumps({k: v for k, v in first.items() if k != "response_b"} | {"id": "no-b"}) + "\n",
+        200: good[10],  # the same id again
+        250: '{"id": "deep", "prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+    }
+    lines = list(good)
+    for line_no in sorted(bad_lines):
+        lines.insert(line_no - 1, bad_lines[line_no])
+    source = tmp_path / "mixed.jsonl"
+    source.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "scores.jsonl"
+    base = ["batch", "--run", str(judge.run_dir), "--input", str(source), "--output", str(out), "--quiet"]
+
+    assert main(base) == 2  # the default stops at the first bad line, before writing anything
+    assert "mixed.jsonl, line 3: not valid JSON" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [source]
+
+    args = _interrupted_partial(judge, source, out, monkeypatch, ["--on-bad-row", "skip"])
+    assert main([*args, "--resume"]) == 0
+    assert "skipped 5 bad lines" in capsys.readouterr().out
+    scores = read_scores(out)
+    assert [s["id"] for s in scores] == [json.loads(line)["id"] for line in good]  # each good row once, in order
+    skipped = [json.loads(line) for line in skipped_path(out).read_text(encoding="utf-8").splitlines()]
+    assert [s["line"] for s in skipped] == sorted(bad_lines)
+    by_line = {s["line"]: s for s in skipped}
+    assert by_line[3]["reason"].startswith("not valid JSON") and by_line[3]["id"] is None
+    assert by_line[50]["id"] == "no-prompt" and by_line[50]["field"] == "prompt"
+    assert by_line[120]["field"] == "response_b"
+    assert by_line[200]["field"] == "id" and "duplicate id" in by_line[200]["reason"]
+    assert "nested too deeply" in by_line[250]["reason"]
+    assert all(s["file"] == str(source) for s in skipped)
+    # the scores of the good rows are those of a clean input
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(good), encoding="utf-8")
+    reference = tmp_path / "reference.jsonl"
+    score_jsonl(judge, clean, reference, chunk_size=100, progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+    # a second skip run must not silently replace the list
+    assert main(["batch", "--run", str(judge.run_dir), "--input", str(source), "--output",
+                 str(tmp_path / "other.jsonl"), "--quiet", "--on-bad-row", "skip"]) == 0
+    (tmp_path / "x.jsonl.skipped.jsonl").write_text("mine\n", encoding="utf-8")
+    assert main(["batch", "--run", str(judge.run_dir), "--input", str(source), "--output",
+                 str(tmp_path / "x.jsonl"), "--quiet", "--on-bad-row", "skip"]) == 2
+    assert (tmp_path / "x.jsonl.skipped.jsonl").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_pipe_mode_skip_reports_on_stderr(judge: Judge, pairs_file: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import io
+
+    lines = pairs_file.read_text(encoding="utf-8").splitlines(keepends=True)[:6]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(lines[:5]) + '"just a string"\n' + lines[5]))
+    out = tmp_path / "scores.jsonl"
+    args = ["batch", "--run", str(judge.run_dir), "--input", "-", "--output", str(out), "--quiet"]
+    assert main([*args, "--on-bad-row", "skip"]) == 0
+    assert "skipped: <stdin>, line 6: expected a JSON object per line, got str" in capsys.readouterr().err
+    assert [s["id"] for s in read_scores(out)] == [json.loads(line)["id"] for line in lines]
+    # the Ray-only options are refused for the local engine instead of being ignored
+    assert main(["batch", "--run", str(judge.run_dir), "--input", str(pairs_file), "--output",
+                 str(tmp_path / "x.jsonl"), "--workers", "4"]) == 2
+    assert "--workers applies to --engine ray only" in capsys.readouterr().err

@@ -28,6 +28,7 @@ class DataError(ValueError):
     def __init__(self, path: str | Path, message: str, *, line: int | None = None,
                  row_id: str | None = None, field: str | None = None) -> None:
         self.path, self.line, self.row_id, self.field = str(path), line, row_id, field
+        self.reason = message  # without the location, for reports that give it in columns
         where = [str(path)]
         if line is not None:
             where.append(f"line {line}")

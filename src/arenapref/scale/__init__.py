@@ -1,0 +1,1 @@
+"""Scoring beyond one process: the settings a resumable job is bound to, and the Ray Data engine."""
