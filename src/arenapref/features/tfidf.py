@@ -15,6 +15,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from arenapref.features.handmade import join_turns
+from arenapref.timing import stage
 
 MAX_CHARS = 5000  # the head of very long answers carries the style signal; the rest costs time
 
@@ -46,17 +47,24 @@ class TfidfPairFeatures:
         self.vectorizer_ = TfidfVectorizer(max_features=self.max_features, ngram_range=(1, self.ngram_max),
                                            sublinear_tf=True, min_df=2, dtype=np.float32)
         corpus = _texts(pairs["prompt"]) + _texts(pairs["response_a"]) + _texts(pairs["response_b"])
-        self.vectorizer_.fit(corpus)
+        with stage("tfidf fit"):
+            self.vectorizer_.fit(corpus)
         self.svd_components_: np.ndarray | None = None
         if self.svd_components > 0:
             n = len(pairs)
-            mat = self.vectorizer_.transform(corpus)
-            diff = sparse.vstack([mat[n:2 * n] - mat[2 * n:], mat[2 * n:] - mat[n:2 * n]])
-            k = min(self.svd_components, max(1, min(diff.shape) - 1))
-            self.svd_components_ = TruncatedSVD(n_components=k, random_state=self.seed).fit(diff).components_
+            with stage("tfidf transform"):
+                mat = self.vectorizer_.transform(corpus)
+            with stage("svd fit"):
+                diff = sparse.vstack([mat[n:2 * n] - mat[2 * n:], mat[2 * n:] - mat[n:2 * n]])
+                k = min(self.svd_components, max(1, min(diff.shape) - 1))
+                self.svd_components_ = TruncatedSVD(n_components=k, random_state=self.seed).fit(diff).components_
         return self
 
     def transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        with stage("tfidf transform"):
+            return self._transform(pairs)
+
+    def _transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
         vec = self.vectorizer_
         p = vec.transform(_texts(pairs["prompt"]))
         a = vec.transform(_texts(pairs["response_a"]))
