@@ -183,7 +183,13 @@ def _py_whitespace() -> str:
     return "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
 
-def _series(texts: list[str]) -> pl.Series:
+def word_class() -> str:
+    """Body of a regex class matching exactly Python's ``\\w`` (for Rust regex, e.g. polars)."""
+    return _py_class(r"\w")
+
+
+def string_series(texts: list[str]) -> pl.Series:
+    """A polars string column of ``texts``."""
     try:
         return pl.Series(texts, dtype=pl.String)
     except (UnicodeEncodeError, pl.exceptions.ComputeError, ValueError):
@@ -207,7 +213,7 @@ _CHAR_CLASSES = ("questions", "exclamations", "digits", "uppercase", "punctuatio
 
 def _words(texts: list[str]) -> pl.DataFrame:
     """Every ``\\w+`` word (Python's ``\\w``) of each text: columns tid (text index), w, lower."""
-    words = (pl.DataFrame({"t": _series(texts)}).with_row_index("tid")
+    words = (pl.DataFrame({"t": string_series(texts)}).with_row_index("tid")
              .select("tid", pl.col("t").str.extract_all(_patterns()["words"][0]).alias("w"))
              .explode("w").drop_nulls("w"))
     return words.with_columns(pl.col("w").str.to_lowercase().alias("lower"))
@@ -241,7 +247,7 @@ def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) 
     lines = col.str.split("\n").list.eval(pl.element().str.strip_chars(_py_whitespace()))
     lines = lines.list.eval(pl.element().filter(pl.element() != ""))
     exprs.append((lines.list.len() - lines.list.n_unique()).cast(pl.Int64).alias("repeated_lines"))
-    frame = pl.DataFrame({"t": _series(texts)}).select(exprs)
+    frame = pl.DataFrame({"t": string_series(texts)}).select(exprs)
     c = {name: frame[name].to_numpy().astype(np.float64) for name in frame.columns}
     m = len(texts)
     c["words"] = _per_text(words, m, pl.len())

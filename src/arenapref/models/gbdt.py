@@ -210,10 +210,12 @@ class GBDTModel:
             return self._predict(pairs)
         if not getattr(self, "swap_by_convention_", False):
             return swap_averaged(self._predict, pairs)
-        # one feature pass: the swapped frame is derived exactly, so the average is exactly symmetric
+        # one feature pass: the swapped frame is derived exactly, so the average is exactly symmetric;
+        # one booster call on both orientations stacked (rows are scored independently)
         direct = self._features(pairs)
-        both = self._predict_frame(direct) + swap_proba(self._predict_frame(swap_feature_frame(direct)))
-        return normalise_proba(0.5 * both)
+        stacked = self._predict_frame(pd.concat([direct, swap_feature_frame(direct)], ignore_index=True))
+        n = len(direct)
+        return normalise_proba(0.5 * (stacked[:n] + swap_proba(stacked[n:])))
 
     def feature_importance(self) -> pd.Series:
         gain = self.booster_.feature_importance(importance_type="gain")
