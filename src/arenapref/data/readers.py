@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from arenapref.data.schema import COLUMNS, LABEL_COLUMNS, TEXT_COLUMNS, empty_pairs
 from arenapref.data.validation import BadRow, DataError, RowError, clean_row, has_bad_bytes
+from arenapref.timing import stage
 
 OnBadRow = Literal["error", "skip"]
 KAGGLE_TRAIN_COLUMNS = ("id", "model_a", "model_b", *TEXT_COLUMNS, *LABEL_COLUMNS)
@@ -239,7 +240,8 @@ def load_pairs(path: str | Path, *, fmt: str | None = None, on_bad_row: OnBadRow
     fmt = fmt or detect_format(path)
     if fmt not in FORMAT_READERS:
         raise DataError(path, f"unknown format {fmt!r}; known: {sorted(FORMAT_READERS)}")
-    return FORMAT_READERS[fmt](path, on_bad_row=on_bad_row, allow_soft_labels=allow_soft_labels)
+    with stage("read + validate"):
+        return FORMAT_READERS[fmt](path, on_bad_row=on_bad_row, allow_soft_labels=allow_soft_labels)
 
 
 def read_pairs(path: str | Path, *, fmt: str | None = None, on_bad_row: OnBadRow = "error",

@@ -5,70 +5,52 @@ for every per-response feature, the value for A, for B, their difference and the
 (A − B) / (A + B). Names follow ``features.swap``: swapping A and B exchanges ``*_a``/``*_b`` and negates
 ``*_diff``/``*_rel`` exactly, so the swapped frame never needs a second pass over the text.
 
-Per-text features are cached in memory by text hash, because cross-validation asks for the same
-texts once per fold.
+Speed: every distinct text is described once, by polars string kernels (Rust regex) over the whole
+column, instead of one Python regex call per feature per text. The definitions are those of Python
+``re`` (the previous implementation, kept in tests/support/handmade_reference.py and compared on every
+real arena row by tests/test_fast_features.py): Rust regex and Python ``re`` disagree on ``\\w``, ``\\d``,
+``\\s``, ``\\b`` and case folding at the edges of Unicode, and Rust has no lookarounds, so the patterns
+below spell Python's classes out as explicit code-point sets taken from this interpreter's ``re``
+(:func:`_py_class`), and lookarounds become "count with, minus count failing the condition".
+
+Per-text and per-pair features are cached in memory by text hash, because cross-validation asks for
+the same texts once per fold.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import re
 import zlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+import polars as pl
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_PATTERNS: dict[str, re.Pattern[str]] = {
-    "lines": re.compile(r"\n"),
-    "paragraphs": re.compile(r"\n\s*\n"),
-    "list_items": re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+", re.MULTILINE),
-    "numbered_items": re.compile(r"^\s*\d+[.)]\s+", re.MULTILINE),
-    "headers": re.compile(r"^\s*#{1,6}\s+\S", re.MULTILINE),
-    "bold": re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__"),
-    "code_blocks": re.compile(r"```"),
-    "inline_code": re.compile(r"(?<!`)`[^`\n]+`(?!`)"),
-    "links": re.compile(r"https?://|www\.", re.IGNORECASE),
-    "table_rows": re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE),
-    "sentences": re.compile(r"[.!?。！？]+(?:\s|$)"),
-    "questions": re.compile(r"[?？]"),
-    "exclamations": re.compile(r"[!！]"),
-    "digits": re.compile(r"\d"),
-    "uppercase": re.compile(r"[A-Z]"),
-    "punctuation": re.compile(r"[.,;:!?()\[\]{}\"'«»“”‘’\-–—]"),
-    "emoji": re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]"),
-    "latex": re.compile(r"\$[^$\n]+\$|\\\(|\\\[|\\frac|\\begin\{"),
-}
-_REFUSAL = re.compile(
-    r"\b(?:i(?:'| a)?m (?:sorry|unable|not able)|i can(?:no|')t|i cannot|i won'?t be able|"
-    r"as an ai|as a language model|language model|i do not have (?:access|the ability|personal)|"
-    r"i don'?t have (?:access|the ability|personal)|not appropriate|against my|i must decline|"
-    r"i'm not comfortable|unethical|not able to (?:provide|assist|help))",
-    re.IGNORECASE,
-)
-_APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies|my mistake|i apologi)", re.IGNORECASE)
-_HEDGE = re.compile(r"\b(?:however|it depends|it is important to|note that|keep in mind|consult)\b",
-                    re.IGNORECASE)
-_SCRIPTS: dict[str, re.Pattern[str]] = {
-    "latin": re.compile(r"[A-Za-z\u00C0-\u024F]"),
-    "cyrillic": re.compile(r"[\u0400-\u04FF]"),
-    "cjk": re.compile(r"[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF]"),
-    "arabic": re.compile(r"[\u0600-\u06FF]"),
-}
+from arenapref.timing import stage
 
+_PATTERN_NAMES = ("lines", "paragraphs", "list_items", "numbered_items", "headers", "bold", "code_blocks",
+                  "inline_code", "links", "table_rows", "sentences", "questions", "exclamations", "digits",
+                  "uppercase", "punctuation", "emoji", "latex")
+_SCRIPT_NAMES = ("latin", "cyrillic", "cjk", "arabic")
 TEXT_FEATURES: tuple[str, ...] = (
     "chars", "words", "unique_words", "unique_word_ratio", "avg_word_len", "words_per_sentence",
-    *_PATTERNS, "refusals", "apologies", "hedges", *(f"script_{s}" for s in _SCRIPTS), "non_ascii",
+    *_PATTERN_NAMES, "refusals", "apologies", "hedges", *(f"script_{s}" for s in _SCRIPT_NAMES), "non_ascii",
     "repeated_lines", "compress_ratio", "empty_turns",
 )
 PROMPT_FEATURES: tuple[str, ...] = ("chars", "words", "lines", "questions", "code_blocks", "script_latin",
                                      "script_cjk", "script_cyrillic", "non_ascii")
 _PROMPT_IDX = [TEXT_FEATURES.index(name) for name in PROMPT_FEATURES]
+_OVERLAP_FEATURES = ("turns", "overlap_prompt_a", "overlap_prompt_b", "overlap_prompt_diff", "overlap_ab",
+                     "identical")
 _cache: dict[bytes, np.ndarray] = {}
-_pair_cache: dict[bytes, tuple[float, ...]] = {}
+_pair_cache: dict[bytes, np.ndarray] = {}
 _CACHE_LIMIT = 2_000_000
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clear_cache() -> None:
@@ -85,75 +67,318 @@ def join_turns(turns: Iterable[str]) -> str:
     return "\n\n".join(turns)
 
 
-def _compute(turns: list[str]) -> np.ndarray:
-    text = join_turns(turns)
-    n = len(text)
-    words = _WORD.findall(text)
-    n_words = len(words)
-    counts = {name: len(p.findall(text)) for name, p in _PATTERNS.items()}
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    repeated = len(lines) - len(set(lines)) if lines else 0
+# ------------------------------------------------------------------ Python-re classes for Rust regex
+def _ranges(chars: Iterable[str]) -> str:
+    """A regex class body (no brackets) matching exactly ``chars``, as code-point ranges."""
+    points = sorted({ord(c) for c in chars})
+    parts, i = [], 0
+    while i < len(points):
+        j = i
+        while j + 1 < len(points) and points[j + 1] == points[j] + 1:
+            j += 1
+        lo, hi = points[i], points[j]
+        parts.append(f"\\x{{{lo:X}}}" if lo == hi else f"\\x{{{lo:X}}}-\\x{{{hi:X}}}")
+        i = j + 1
+    return "".join(parts)
+
+
+@functools.cache
+def _all_chars() -> str:
+    return "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
+
+
+@functools.cache
+def _py_class(pattern: str) -> str:
+    """Class body of every code point that Python's ``re`` matches with ``pattern`` (one char)."""
+    return _ranges(re.findall(pattern, _all_chars()))
+
+
+@functools.cache
+def _py_letter(letter: str) -> str:
+    """Class of every char Python ``re.IGNORECASE`` equates with an ASCII letter (e.g. k, K and U+212A)."""
+    candidates = re.findall("[a-z]", _all_chars(), re.IGNORECASE)
+    return "[" + _ranges(c for c in candidates if re.fullmatch(letter, c, re.IGNORECASE)) + "]"
+
+
+def _nocase(pattern: str) -> str:
+    """Python's IGNORECASE for a pattern of ASCII letters, literals, groups and letter classes."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+        elif ch == "[":
+            end = pattern.index("]", i)
+            out.append("(?:" + "|".join(_py_letter(c) for c in pattern[i + 1:end]) + ")")
+            i = end + 1
+        elif ch.isascii() and ch.isalpha():
+            out.append(_py_letter(ch.lower()))
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+_REFUSAL = (r"(?:i(?:'| a)?m (?:sorry|unable|not able)|i can(?:no|')t|i cannot|i won'?t be able|"
+            r"as an ai|as a language model|language model|i do not have (?:access|the ability|personal)|"
+            r"i don'?t have (?:access|the ability|personal)|not appropriate|against my|i must decline|"
+            r"i'm not comfortable|unethical|not able to (?:provide|assist|help))")
+_APOLOGY = r"(?:sorry|apologi[sz]e|apologies|my mistake|i apologi)"
+_HEDGE = r"(?:however|it depends|it is important to|note that|keep in mind|consult)"
+_SCRIPT_CLASSES = {
+    "latin": r"[A-Za-z\x{00C0}-\x{024F}]",
+    "cyrillic": r"[\x{0400}-\x{04FF}]",
+    "cjk": r"[\x{3040}-\x{30FF}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}]",
+    "arabic": r"[\x{0600}-\x{06FF}]",
+}
+
+
+@functools.cache
+def _patterns() -> dict[str, tuple[str, ...]]:
+    """Rust-regex patterns per count; a tuple of two means count(first) - count(second), a lookahead
+    emulated: the second pattern is the first followed by what the lookahead forbade (fine where, as
+    here, the two scans cannot get out of step: a phrase never starts inside another at a word start)."""
+    word, digit, space = _py_class(r"\w"), _py_class(r"\d"), _py_class(r"\s")
+    w, d, s, nw, ns = f"[{word}]", f"[{digit}]", f"[{space}]", f"[^{word}]", f"[^{space}]"
+    word_start = f"(?:^|{nw})"  # \b before a word char; consumed, fine since every phrase ends in one
+    # (?<!`)`[^`\n]+`(?!`): Python, failing at a closing run of 2+ backticks, can open no match before
+    # the run ends, so taking the whole closing run and counting only those of length 1 is the same scan
+    inline = "(?:^|[^`])`[^`\n]+`+"
+    hedge = word_start + _nocase(_HEDGE)  # \b(?:...)\b: the trailing \b fails when a word char follows
+    return {
+        "lines": ("\n",),
+        "paragraphs": (f"\n{s}*\n",),
+        "list_items": (f"(?m)^{s}*(?:[-*+•]|{d}+[.)]){s}+",),
+        "numbered_items": (f"(?m)^{s}*{d}+[.)]{s}+",),
+        "headers": (f"(?m)^{s}*#{{1,6}}{s}+{ns}",),
+        "bold": (r"\*\*[^*\n]+\*\*|__[^_\n]+__",),
+        "code_blocks": ("```",),
+        "inline_code": (inline,),
+        "links": (_nocase(r"https?://|www\."),),
+        "table_rows": (f"(?m)^{s}*\\|.*\\|{s}*$",),
+        # Python's non-multiline $ also matches before a final \n, which {s} has already taken first
+        "sentences": (f"[.!?。！？]+(?:{s}|$)",),
+        "questions": ("[?？]",),
+        "exclamations": ("[!！]",),
+        "digits": (d,),
+        "uppercase": ("[A-Z]",),
+        "punctuation": ("[.,;:!?()\\[\\]{}\"'«»“”‘’\\-–—]",),
+        "emoji": (r"[\x{1F300}-\x{1FAFF}\x{2600}-\x{27BF}]",),
+        "latex": (r"\$[^$\n]+\$|\\\(|\\\[|\\frac|\\begin\{",),
+        "refusals": (word_start + _nocase(_REFUSAL),),
+        "apologies": (word_start + _nocase(_APOLOGY),),
+        "hedges": (hedge, hedge + w),
+        **{f"script_{name}": (cls,) for name, cls in _SCRIPT_CLASSES.items()},
+        "non_ascii": (r"[^\x00-\x7F]",),
+        "word_chars": (w,),
+        "words": (f"{w}+",),
+    }
+
+
+@functools.cache
+def _py_whitespace() -> str:
+    """What ``str.strip()`` strips (Rust's whitespace differs, e.g. on \\x1c-\\x1f)."""
+    return "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+
+
+def word_class() -> str:
+    """Body of a regex class matching exactly Python's ``\\w`` (for Rust regex, e.g. polars)."""
+    return _py_class(r"\w")
+
+
+def string_series(texts: list[str]) -> pl.Series:
+    """A polars string column of ``texts``."""
+    try:
+        return pl.Series(texts, dtype=pl.String)
+    except (UnicodeEncodeError, pl.exceptions.ComputeError, ValueError):
+        # lone surrogates (not UTF-8): U+FFFD is, like them, one char that no feature counts
+        return pl.Series([_LONE_SURROGATE.sub("\ufffd", t) for t in texts], dtype=pl.String)
+
+
+def _count(col: pl.Expr, pattern: str) -> pl.Expr:
+    return col.str.count_matches(pattern, literal=pattern in ("\n", "```")).cast(pl.Int64)
+
+
+def _char_count(col: pl.Expr, cls: str) -> pl.Expr:
+    # chars of one class: length minus the length with every run of them removed (one regex match per
+    # run instead of per char)
+    return (col.str.len_chars() - col.str.replace_all(cls + "+", "").str.len_chars()).cast(pl.Int64)
+
+
+_CHAR_CLASSES = ("questions", "exclamations", "digits", "uppercase", "punctuation", "emoji",
+                 *(f"script_{s}" for s in _SCRIPT_NAMES), "non_ascii")
+
+
+def _words(texts: list[str]) -> pl.DataFrame:
+    """Every ``\\w+`` word (Python's ``\\w``) of each text: columns tid (text index), w, lower."""
+    words = (pl.DataFrame({"t": string_series(texts)}).with_row_index("tid")
+             .select("tid", pl.col("t").str.extract_all(_patterns()["words"][0]).alias("w"))
+             .explode("w").drop_nulls("w"))
+    return words.with_columns(pl.col("w").str.to_lowercase().alias("lower"))
+
+
+def _per_text(words: pl.DataFrame, n: int, expr: pl.Expr) -> np.ndarray:
+    got = words.group_by("tid").agg(expr.alias("v"))
+    out = np.zeros(n, dtype=np.float64)
+    out[got["tid"].to_numpy()] = got["v"].to_numpy()
+    return out
+
+
+def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) -> np.ndarray:
+    """(n, len(TEXT_FEATURES)) float32: the features of each conversation side, one vectorised pass;
+    ``texts`` are the joined sides, ``words`` their :func:`_words`."""
+    col = pl.col("t")
+    exprs = [col.str.len_chars().cast(pl.Int64).alias("chars")]
+    for name, pats in _patterns().items():
+        if name in ("words", "word_chars"):
+            continue  # from ``words``
+        if name == "inline_code":
+            e = (col.str.extract_all(pats[0]).list.eval(~pl.element().str.ends_with("``"))
+                 .list.sum().fill_null(0).cast(pl.Int64))
+        elif name in _CHAR_CLASSES:
+            e = _char_count(col, pats[0])
+        else:
+            e = _count(col, pats[0])
+            if len(pats) == 2:
+                e = e - _count(col, pats[1])
+        exprs.append(e.alias(name))
+    lines = col.str.split("\n").list.eval(pl.element().str.strip_chars(_py_whitespace()))
+    lines = lines.list.eval(pl.element().filter(pl.element() != ""))
+    exprs.append((lines.list.len() - lines.list.n_unique()).cast(pl.Int64).alias("repeated_lines"))
+    frame = pl.DataFrame({"t": string_series(texts)}).select(exprs)
+    c = {name: frame[name].to_numpy().astype(np.float64) for name in frame.columns}
+    m = len(texts)
+    c["words"] = _per_text(words, m, pl.len())
+    c["word_chars"] = _per_text(words, m, pl.col("w").str.len_chars().sum())
+    c["unique_words"] = _per_text(words, m, pl.col("lower").n_unique())
+    n, n_words = c["chars"], c["words"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = {k: np.where(n_words > 0, c[v] / n_words, 0.0) for k, v in
+                 (("unique_word_ratio", "unique_words"), ("avg_word_len", "word_chars"))}
+        scripts = {f"script_{s}": np.where(n > 0, c[f"script_{s}"] / n, 0.0) for s in _SCRIPT_NAMES}
+        non_ascii = np.where(n > 0, c["non_ascii"] / n, 0.0)
+    derived = {**ratio, **scripts, "non_ascii": non_ascii,
+               "words_per_sentence": n_words / np.maximum(c["sentences"], 1),
+               "compress_ratio": np.array(_compress_ratios(texts), dtype=np.float64),
+               "empty_turns": np.array([sum(1 for t in turns if not t.strip()) for turns in sides], dtype=np.float64)}
+    out = np.empty((m, len(TEXT_FEATURES)), dtype=np.float32)
+    for j, name in enumerate(TEXT_FEATURES):
+        out[:, j] = derived[name] if name in derived else c[name]
+    return out
+
+
+def _compress_ratios(texts: list[str]) -> list[float]:
+    if len(texts) < 256:
+        return [_compress_ratio(t) for t in texts]
+    # zlib releases the GIL: the texts compress on every core
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(_compress_ratio, texts, chunksize=64))
+
+
+def _compress_ratio(text: str) -> float:
     sample = text[:20000].encode("utf-8", "surrogatepass")
-    compress = len(zlib.compress(sample, 1)) / len(sample) if sample else 1.0
-    scripts = [len(p.findall(text)) / n if n else 0.0 for p in _SCRIPTS.values()]
-    non_ascii = sum(1 for ch in text if ord(ch) > 127) / n if n else 0.0
-    unique = len({w.lower() for w in words})
-    values = [
-        n, n_words, unique, unique / n_words if n_words else 0.0,
-        sum(map(len, words)) / n_words if n_words else 0.0,
-        n_words / max(counts["sentences"], 1),
-        *counts.values(),
-        len(_REFUSAL.findall(text)), len(_APOLOGY.findall(text)), len(_HEDGE.findall(text)),
-        *scripts, non_ascii, repeated, compress, sum(1 for t in turns if not t.strip()),
-    ]
-    return np.asarray(values, dtype=np.float32)
+    return len(zlib.compress(sample, 1)) / len(sample) if sample else 1.0
+
+
+def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]], words: pl.DataFrame
+                    ) -> np.ndarray:
+    """(n, 6): turn count, Jaccard overlaps of the lower-cased word sets and the identical flag, for
+    triples of (prompt, a, b) indices into ``sides`` / ``words``."""
+    sizes = _per_text(words, len(sides), pl.col("lower").n_unique())
+    idx = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
+    n = len(idx)
+
+    def jaccard(x: int, y: int) -> np.ndarray:
+        # |X ∪ Y| per pair: distinct words over both texts; |X ∩ Y| = |X| + |Y| - |X ∪ Y|
+        link = pl.DataFrame({"pair": np.tile(np.arange(n), 2), "tid": np.concatenate([idx[:, x], idx[:, y]])},
+                            schema={"pair": pl.Int64, "tid": pl.UInt32})
+        both = link.join(words.select("tid", "lower"), on="tid").group_by("pair").agg(pl.col("lower").n_unique())
+        union = np.zeros(n, dtype=np.float64)
+        union[both["pair"].to_numpy()] = both["lower"].to_numpy()
+        inter = sizes[idx[:, x]] + sizes[idx[:, y]] - union
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(union > 0, inter / union, 1.0)
+
+    pa, pb, ab = jaccard(0, 1), jaccard(0, 2), jaccard(1, 2)
+    turns = np.array([len(sides[p]) for p in idx[:, 0]], dtype=np.float64)
+    identical = np.array([float(sides[a] == sides[b]) for _, a, b in idx], dtype=np.float64)
+    return np.column_stack([turns, pa, pb, pa - pb, ab, identical]).astype(np.float32)
 
 
 def text_features(turns: list[str]) -> np.ndarray:
-    """The :data:`TEXT_FEATURES` vector of one conversation side (cached)."""
-    key = _key("\x00".join(turns))
-    found = _cache.get(key)
-    if found is None:
-        found = _compute(turns)
-        if len(_cache) < _CACHE_LIMIT:
-            _cache[key] = found
-    return found
-
-
-def _words(turns: list[str]) -> set[str]:
-    return {w.lower() for w in _WORD.findall(join_turns(turns))}
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if (a or b) else 1.0
-
-
-def _overlap_features(prompt: list[str], resp_a: list[str], resp_b: list[str]) -> tuple[float, ...]:
-    """Turn count, word overlaps and the identical flag of one pair (cached: word sets are the slow part)."""
-    key = _key("\x01".join(["\x00".join(prompt), "\x00".join(resp_a), "\x00".join(resp_b)]))
-    found = _pair_cache.get(key)
-    if found is None:
-        wp, wa, wb = _words(prompt), _words(resp_a), _words(resp_b)
-        found = (len(prompt), _jaccard(wp, wa), _jaccard(wp, wb), _jaccard(wp, wa) - _jaccard(wp, wb),
-                 _jaccard(wa, wb), float(resp_a == resp_b))
-        if len(_pair_cache) < _CACHE_LIMIT:
-            _pair_cache[key] = found
-    return found
+    """The :data:`TEXT_FEATURES` vector of one conversation side (not cached)."""
+    text = join_turns(turns)
+    return _text_matrix([turns], [text], _words([text]))[0]
 
 
 def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
-    """Numeric features of each pair (see module doc); one row per pair, same order."""
-    rows_a, rows_b, rows_p, extra = [], [], [], []
-    iterator = zip(pairs["prompt"], pairs["response_a"], pairs["response_b"])
-    for prompt, resp_a, resp_b in tqdm(iterator, total=len(pairs), desc="features", disable=None if progress else True,
-                                       leave=False):
-        rows_p.append(text_features(prompt)[_PROMPT_IDX])
-        rows_a.append(text_features(resp_a))
-        rows_b.append(text_features(resp_b))
-        extra.append(_overlap_features(prompt, resp_a, resp_b))
-    fa, fb = np.vstack(rows_a) if rows_a else np.zeros((0, len(TEXT_FEATURES))), \
-        np.vstack(rows_b) if rows_b else np.zeros((0, len(TEXT_FEATURES)))
-    fp = np.vstack(rows_p) if rows_p else np.zeros((0, len(PROMPT_FEATURES)))
+    """Numeric features of each pair (see module doc); one row per pair, same order.
+
+    ``progress`` is accepted for compatibility; the vectorised pass has no per-row loop to report."""
+    with stage("hand-made features"):
+        return _pair_features(pairs)
+
+
+def _store(cache: dict[bytes, np.ndarray], keys: list[bytes], rows: np.ndarray) -> None:
+    room = _CACHE_LIMIT - len(cache)
+    if room > 0:
+        cache.update(zip(keys[:room], rows[:room]))
+
+
+def _pair_features(pairs: pd.DataFrame) -> pd.DataFrame:
+    n = len(pairs)
+    columns = [list(pairs[c]) for c in ("prompt", "response_a", "response_b")]
+    keys = [[_key("\x00".join(t)) for t in col] for col in columns]
+    pair_keys = [b"".join(k) for k in zip(*keys)]
+    # the distinct texts that a missing text row or a missing pair row needs, each described once
+    slot: dict[bytes, int] = {}
+    sides: list[list[str]] = []
+
+    def need(key: bytes, turns: list[str]) -> int:
+        if key not in slot:
+            slot[key] = len(sides)
+            sides.append(turns)
+        return slot[key]
+
+    missing_pairs: dict[bytes, tuple[int, int, int]] = {}
+    for i, pk in enumerate(pair_keys):
+        if pk not in _pair_cache and pk not in missing_pairs:
+            missing_pairs[pk] = tuple(need(keys[s][i], columns[s][i]) for s in range(3))
+    for s in range(3):
+        for key, turns in zip(keys[s], columns[s]):
+            if key not in _cache:
+                need(key, turns)
+    fresh_text: dict[bytes, np.ndarray] = {}
+    fresh_pair: dict[bytes, np.ndarray] = {}
+    if sides:
+        texts = [join_turns(t) for t in sides]
+        words = _words(texts)
+        text_rows = [k for k in slot if k not in _cache]
+        if text_rows:
+            which = [slot[k] for k in text_rows]
+            sub_words = words.filter(pl.col("tid").is_in(which)) if len(which) < len(sides) else words
+            remap = np.full(len(sides), -1, dtype=np.int64)
+            remap[which] = np.arange(len(which))
+            sub_words = sub_words.with_columns(pl.Series("tid", remap[sub_words["tid"].to_numpy()], dtype=pl.UInt32))
+            matrix = _text_matrix([sides[j] for j in which], [texts[j] for j in which], sub_words)
+            fresh_text = dict(zip(text_rows, matrix))
+            _store(_cache, text_rows, matrix)
+        if missing_pairs:
+            overlap = _overlap_matrix(list(missing_pairs.values()), sides, words)
+            fresh_pair = dict(zip(missing_pairs, overlap))
+            _store(_pair_cache, list(missing_pairs), overlap)
+    width = len(TEXT_FEATURES)
+
+    def rows(col_keys: list[bytes], cache: dict, fresh: dict, dim: int) -> np.ndarray:
+        if not col_keys:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.vstack([cache[k] if k in cache else fresh[k] for k in col_keys])
+
+    fp = rows(keys[0], _cache, fresh_text, width)[:, _PROMPT_IDX]
+    fa, fb = rows(keys[1], _cache, fresh_text, width), rows(keys[2], _cache, fresh_text, width)
+    ex = rows(pair_keys, _pair_cache, fresh_pair, len(_OVERLAP_FEATURES))
     cols: dict[str, np.ndarray] = {}
     for j, name in enumerate(TEXT_FEATURES):
         cols[f"{name}_a"] = fa[:, j]
@@ -164,8 +389,7 @@ def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFram
                                         where=total != 0)
     for j, name in enumerate(PROMPT_FEATURES):
         cols[f"prompt_{name}"] = fp[:, j]
-    ex = np.asarray(extra, dtype=np.float32).reshape(-1, 6)
-    for j, name in enumerate(("turns", "overlap_prompt_a", "overlap_prompt_b", "overlap_prompt_diff",
-                              "overlap_ab", "identical")):
+    for j, name in enumerate(_OVERLAP_FEATURES):
         cols[name] = ex[:, j]
+    assert len(fa) == n
     return pd.DataFrame(cols, index=pairs.index)

@@ -28,6 +28,7 @@ from arenapref.features.swap import check_swap_convention, swap_feature_frame
 from arenapref.features.tfidf import TfidfPairFeatures
 from arenapref.models.base import normalise_proba, soft_label_rows, swap_averaged
 from arenapref.runs import read_array, write_array, write_json
+from arenapref.timing import stage
 
 SOURCE_COLUMN = "source_domain"
 # bump when a feature's definition changes: a saved model then refuses to load with a clear message
@@ -132,7 +133,9 @@ class GBDTModel:
             xv, yv, wv = self._dataset(*valid)
             valid_sets = [lgb.Dataset(xv, yv, weight=wv, reference=data)]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        return lgb.train(self._params(), data, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+        with stage("lightgbm fit"):
+            return lgb.train(self._params(), data, num_boost_round=rounds, valid_sets=valid_sets,
+                             callbacks=callbacks)
 
     def _check_swap_convention(self, pairs: pd.DataFrame) -> bool:
         sample = pairs.iloc[:64]
@@ -184,7 +187,8 @@ class GBDTModel:
             code = pd.Series(self.source_codes_[self.source_feature], name=SOURCE_COLUMN, index=x.index)
             x = pd.concat([x, code], axis=1)
         num_iteration = self.booster_.best_iteration or None
-        return normalise_proba(self.booster_.predict(x[self.feature_names_], num_iteration=num_iteration))
+        with stage("lightgbm predict"):
+            return normalise_proba(self.booster_.predict(x[self.feature_names_], num_iteration=num_iteration))
 
     def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
         return self._predict_frame(self._features(pairs))
@@ -206,10 +210,12 @@ class GBDTModel:
             return self._predict(pairs)
         if not getattr(self, "swap_by_convention_", False):
             return swap_averaged(self._predict, pairs)
-        # one feature pass: the swapped frame is derived exactly, so the average is exactly symmetric
+        # one feature pass: the swapped frame is derived exactly, so the average is exactly symmetric;
+        # one booster call on both orientations stacked (rows are scored independently)
         direct = self._features(pairs)
-        both = self._predict_frame(direct) + swap_proba(self._predict_frame(swap_feature_frame(direct)))
-        return normalise_proba(0.5 * both)
+        stacked = self._predict_frame(pd.concat([direct, swap_feature_frame(direct)], ignore_index=True))
+        n = len(direct)
+        return normalise_proba(0.5 * (stacked[:n] + swap_proba(stacked[n:])))
 
     def feature_importance(self) -> pd.Series:
         gain = self.booster_.feature_importance(importance_type="gain")

@@ -1,0 +1,52 @@
+"""The polars counting step of the TF-IDF block gives scikit-learn's TfidfVectorizer results exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from test_fast_features import HARD_TEXTS
+
+from arenapref.features.tfidf import MAX_CHARS, FastTfidfVectorizer, TfidfPairFeatures, _texts
+
+PARAMS = {"max_features": 30000, "ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2, "dtype": np.float32}
+
+
+def _corpus(pairs: pd.DataFrame) -> list[str]:
+    return _texts(pairs["prompt"]) + _texts(pairs["response_a"]) + _texts(pairs["response_b"])
+
+
+def _same(x, y) -> None:  # noqa: ANN001
+    x, y = x.tocsr(), y.tocsr()
+    assert x.shape == y.shape and x.dtype == y.dtype
+    assert np.array_equal(x.indptr, y.indptr) and np.array_equal(x.indices, y.indices)
+    assert np.array_equal(x.data, y.data)
+
+
+@pytest.mark.parametrize("max_features", [30000, 500])  # 500: the max_features cut with its ties
+def test_fit_and_transform_equal_scikit_learn(arena_pairs: pd.DataFrame, max_features: int) -> None:
+    train, test = arena_pairs.iloc[:800], arena_pairs.iloc[800:]
+    corpus = _corpus(train) + HARD_TEXTS * 2  # twice: min_df=2 keeps their terms
+    params = {**PARAMS, "max_features": max_features}
+    slow, fast = TfidfVectorizer(**params).fit(corpus), FastTfidfVectorizer(**params).fit(corpus)
+    assert fast.vocabulary_ == slow.vocabulary_
+    assert fast.idf_.dtype == slow.idf_.dtype and np.array_equal(fast.idf_, slow.idf_)
+    held_out = _corpus(test) + HARD_TEXTS + ["", "   ", "a"]
+    _same(fast.transform(held_out), slow.transform(held_out))
+
+
+def test_other_analyzers_fall_back_to_scikit_learn() -> None:
+    docs = ["Hello World", "hello there world", "world"]
+    fast = FastTfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(docs)
+    slow = TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(docs)
+    assert fast.vocabulary_ == slow.vocabulary_
+
+
+def test_state_round_trip_is_exact(arena_pairs: pd.DataFrame) -> None:
+    block = TfidfPairFeatures(max_features=3000, svd_components=4).fit(arena_pairs.iloc[:400])
+    meta, arrays = block.to_state()
+    again = TfidfPairFeatures.from_state(meta, arrays)
+    test = arena_pairs.iloc[400:500]
+    pd.testing.assert_frame_equal(again.transform(test), block.transform(test), check_exact=True)
+    assert MAX_CHARS == 5000
