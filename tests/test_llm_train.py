@@ -181,3 +181,34 @@ def test_bundled_recipes_validate(name: str) -> None:
     assert config["model"]["type"] == "llm"
     model = LLMClassifier(**config["model"]["params"])  # validates every section, loads nothing
     assert model.config_.text.max_length >= 256
+
+
+@pytest.mark.parametrize("head", ["default", "mlp"])
+def test_zero_head_init_starts_uniform_and_still_learns(head: str, tokenizer_dir: Path,
+                                                        data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    train, valid = data
+    tokenizer = build_tokenizer(make_config(**params(tokenizer_dir)).model)
+
+    def built(init: str) -> torch.nn.Module:
+        spec = make_config(**params(tokenizer_dir)).model
+        spec.head, spec.head_init = head, init
+        return build_classifier(spec, tokenizer, seed=0)
+
+    ids = torch.tensor([tokenizer("which answer is better")["input_ids"]])
+    with torch.no_grad():
+        zero_logits = built("zero")(input_ids=ids).logits
+        normal_logits = built("normal")(input_ids=ids).logits
+    assert torch.equal(zero_logits, torch.zeros_like(zero_logits))
+    assert normal_logits.abs().max() > 0
+    p = params(tokenizer_dir, max_steps=60)
+    p["model"] = {**p["model"], "head": head, "head_init": "zero"}
+    model = LLMClassifier(**p).fit(train, log=lambda m: None)
+    assert model.train_result_.history[0]["train_loss"] == pytest.approx(UNIFORM_LOG_LOSS, abs=0.02)
+    assert log_loss(targets_of(valid), model.predict_proba(valid, swap_tta=True)) < UNIFORM_LOG_LOSS - 0.1
+
+
+def test_head_init_is_checked(tokenizer_dir: Path) -> None:
+    p = params(tokenizer_dir)
+    p["model"] = {**p["model"], "head_init": "xavier"}
+    with pytest.raises(ValueError, match="model.head_init"):
+        make_config(**p)

@@ -1,12 +1,20 @@
-"""arenapref demo: the README's main job on the arena data found on this machine."""
+"""arenapref demo: the README's main job on the arena data found on this machine.
+
+Trains the best measured CPU recipe (``cpu-best``): the arena rows plus every public preference set
+found beside the arena folder (``../<set>/``, converted once into the cache of
+``arenapref.data.public``; absent sets are skipped, so only the Kaggle files are enough), prints the
+arena-only CV table and writes a submission for the folder's ``test.csv`` or for ``--test FILE``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
 
 from arenapref.config import load_config
+from arenapref.data import public
 from arenapref.data.locate import HOW_TO_GET_DATA, TEST_FILE, find_arena_dir, train_files
 from arenapref.data.readers import load_pairs
 from arenapref.predicting import submission_frame, write_submission
@@ -14,12 +22,30 @@ from arenapref.training import train_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="train the default recipe on the arena data, CV table, submission.csv")
+    p = sub.add_parser("demo", help="train the best CPU recipe on the arena data (+ public sets found beside it), "
+                                    "CV table, submission.csv")
     p.add_argument("--data", default=None, help="arena data folder (default: $ARENAPREF_DATA or ../shared)")
-    p.add_argument("--config", default="cpu-default")
+    p.add_argument("--config", default="cpu-best")
+    p.add_argument("--test", default=None, metavar="FILE",
+                   help="predict FILE (Kaggle test format) instead of the folder's test.csv")
     p.add_argument("--out", default=None, help="run directory (default: runs/demo-<time>)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=run)
+
+
+def prepare_config(config: dict, data_dir: Path, files: list[Path], *, log=print) -> tuple[dict, list[Path]]:
+    """The recipe with its ``public:`` extras resolved beside ``data_dir`` and the arena training files
+    (as one cached file with ``source = arena`` when the recipe names that source as its target)."""
+    config = copy.deepcopy(config)
+    entries = list(config.get("data", {}).get("extra") or [])
+    if entries:
+        cap = config["data"].get("extra_max_rows")
+        config["data"]["extra"] = public.resolve_extra(entries, data_dir.parent, max_rows=cap and int(cap),
+                                                       seed=int(config.get("seed", 42)), log=log)
+    params = config.get("model", {}).get("params") or {}
+    if params.get("source_feature") == public.ARENA_SOURCE:
+        files = [public.arena_canonical(files, log=log)]
+    return config, files
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,20 +54,25 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print(HOW_TO_GET_DATA)
         return 2
+    # read the test file first: a bad one stops the demo before minutes of training
+    test_path = Path(args.test) if args.test else data_dir / TEST_FILE
+    test = load_pairs(test_path)[0] if args.test or test_path.exists() else None
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     start = time.perf_counter()
     print(f"arena data: {data_dir} ({', '.join(f.name for f in files)})")
-    result = train_run(files, load_config(args.config), out, force=args.force)
+    config, train_paths = prepare_config(load_config(args.config), data_dir, files)
+    extra = config.get("data", {}).get("extra") or []
+    if extra:
+        print(f"extra training data (never validated on): {', '.join(Path(p).name for p in extra)}")
+    result = train_run(train_paths, config, out, force=args.force)
     print(result.table)
-    test_path = data_dir / TEST_FILE
     lines = [f"run directory:    {out}  (config.yaml, metrics.json, oof.parquet, model/)"]
-    if test_path.exists():
-        test, _ = load_pairs(test_path)
+    if test is not None:
         from arenapref.judge import load
 
-        proba = load(out).predict_pairs(test)
+        proba = load(out).predict_pairs(test)  # the run's own predict.swap_tta, like `arenapref predict`
         sub = write_submission(submission_frame(test["id"], proba), out / "submission.csv", force=args.force)
-        lines.append(f"submission:       {sub}  ({len(test)} rows of {test_path.name})")
+        lines.append(f"submission:       {sub}  ({len(test)} rows of {test_path})")
     m = result.metrics
     lines.append(f"CV log loss:      {m['log_loss']:.4f}  (prior {m['baselines']['prior']:.4f}, "
                  f"uniform {m['baselines']['uniform']:.4f}); accuracy {m['accuracy']:.3f}")

@@ -134,6 +134,18 @@ def init_head(model: nn.Module, seed: int) -> None:
                     module.bias.zero_()
 
 
+def zero_head(model: nn.Module) -> None:
+    """Zero the last linear layer of the head: logits start at 0 (uniform 1/3), whatever the hidden-state
+    norm. Its gradient (p - y) x h is not zero, so it learns from the first step; layers before it (the
+    ``mlp`` head) keep their random init so their gradients do not vanish."""
+    head = getattr(model, head_name(model))
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        linears[-1].weight.zero_()
+        if linears[-1].bias is not None:
+            linears[-1].bias.zero_()
+
+
 def _forget_gguf(model: nn.Module) -> None:
     """GGUF weights arrive de-quantised to plain tensors, but transformers still marks the model as quantised
     (which blocks ``.to(dtype)``, bf16 inference and saving a plain config): drop the marks."""
@@ -192,6 +204,8 @@ def build_classifier(spec: ModelSpec, tokenizer: Any, *, seed: int = 42, weights
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = pad_id
     replace_head(model, spec.head, seed)
+    if spec.head_init == "zero" and not (base is not None and spec.keep_head):
+        zero_head(model)
     if quantization is None:
         model = model.to(torch_dtype)
     return model

@@ -15,6 +15,7 @@ from arenapref.text.truncate import TruncationConfig
 PRECISIONS = ("fp32", "bf16", "fp16")
 INFER_PRECISIONS = ("fp32", "bf16", "fp16", "int8_dynamic", "8bit", "4bit")
 SWAP_MODES = ("none", "random", "full")
+HEAD_INITS = ("normal", "zero")
 
 
 @dataclass
@@ -30,6 +31,9 @@ class ModelSpec:
     keep_head: bool = False                 # ``base`` is an arenapref classifier (e.g. RUN/model/weights of a
                                             # stage trained on extra data): keep its trained 3-class head
     head: str = "default"                   # "default": the model's own classification head; "mlp": 2-layer
+    head_init: str = "normal"               # "normal": N(0, 0.02) head; "zero": the head's last layer starts at 0,
+                                            # so the first prediction is uniform (pooled decoder states have large
+                                            # norms: a N(0, 0.02) head starts over-confident)
 
 
 @dataclass
@@ -134,6 +138,8 @@ def make_config(seed: int = 42, **sections: dict[str, Any] | None) -> LLMConfig:
         raise ValueError(f"model.quantization must be null, 4bit or 8bit, got {cfg.model.quantization!r}")
     if cfg.model.head not in ("default", "mlp"):
         raise ValueError(f"model.head must be default or mlp, got {cfg.model.head!r}")
+    if cfg.model.head_init not in HEAD_INITS:
+        raise ValueError(f"model.head_init must be one of {HEAD_INITS}, got {cfg.model.head_init!r}")
     if not 0.0 <= cfg.distill.alpha <= 1.0 or cfg.distill.temperature <= 0:
         raise ValueError("distill.alpha must be in [0, 1] and distill.temperature > 0")
     if cfg.train.micro_batch_size < 1 or cfg.train.grad_accum < 1:
