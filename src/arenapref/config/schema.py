@@ -112,6 +112,8 @@ class DataSection(Section):
     allow_soft_labels: bool = Field(False, description="accept fractional labels (pseudo-labels, soft datasets)")
     extra: list[str] = Field(default_factory=list, description=(
         "extra training files: they join every fold's training side and the final model, never validation"))
+    extra_max_rows: PosInt | None = Field(None, description=(
+        "cap on the rows taken from each public set named `public:NAME` in extra (a seeded sample); null: all"))
 
 
 class PredictSection(Section):
@@ -332,6 +334,8 @@ class LLMModelSpec(Section):
     attn_implementation: str | None = default(_MS, "attn_implementation", "e.g. eager (Gemma-2 soft-capping), sdpa")
     keep_head: bool = default(_MS, "keep_head", "base is an arenapref classifier: keep its trained 3-class head")
     head: Literal["default", "mlp"] = default(_MS, "head", "classification head: the model's own or a 2-layer MLP")
+    head_init: Literal["normal", "zero"] = default(_MS, "head_init", "initial head weights: N(0, 0.02), or a zero "
+                                                   "last layer (uniform first prediction, no over-confident start)")
 
     @model_validator(mode="after")
     def _has_weights(self) -> LLMModelSpec:
