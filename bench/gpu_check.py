@@ -35,11 +35,12 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.tiny_llm for --dry-run
 from _common import arena_rows, machine  # noqa: E402
 
 from arenapref.data.folds import grouped_folds  # noqa: E402
 from arenapref.data.schema import targets_of  # noqa: E402
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, log_loss  # noqa: E402
+from arenapref.metrics import UNIFORM_LOG_LOSS, log_loss  # noqa: E402
 from arenapref.models.llm.adapters import average_adapters  # noqa: E402
 from arenapref.models.llm.encoding import encode_pairs  # noqa: E402
 from arenapref.models.llm.model import LLMClassifier  # noqa: E402
@@ -63,9 +64,10 @@ def recipe(base: str, max_length: int, *, dry: bool) -> dict:
 
 def tiny_base(out: Path, texts: list[str]) -> str:
     """A random tiny Llama + BPE tokenizer saved as a pretrained folder (adapters save against it)."""
+    from support.tiny_llm import build_bpe_tokenizer, decoder_config
+
     from arenapref.models.llm.backbone import build_classifier, build_tokenizer
     from arenapref.models.llm.config import make_config
-    from arenapref.models.llm.tiny import build_bpe_tokenizer, decoder_config
 
     tok_dir = build_bpe_tokenizer(out / "tok", texts, vocab_size=400)
     spec = make_config(model={"init_config": decoder_config("llama", vocab_size=512, hidden=32, layers=2),
@@ -103,7 +105,7 @@ def main() -> int:
     except SystemExit:
         if not dry:
             raise
-        from arenapref.models.llm.tiny import signal_pairs
+        from support.tiny_llm import signal_pairs
 
         pairs = signal_pairs(200, seed=0)  # no arena data beside this checkout (a dry run only checks the code)
     folds = grouped_folds(pairs, n_folds=5, seed=42)

@@ -28,7 +28,7 @@ from _common import arena_rows, machine
 from arenapref.config import load_config
 from arenapref.data.folds import grouped_folds
 from arenapref.data.schema import targets_of
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
+from arenapref.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
 from arenapref.models.llm.infer import for_inference
 from arenapref.models.llm.model import LLMClassifier
 from arenapref.models.registry import build_model

@@ -19,7 +19,7 @@ from arenapref.config import load_config
 from arenapref.data.folds import grouped_folds
 from arenapref.data.schema import targets_of
 from arenapref.evaluate.cv import cross_validate
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
+from arenapref.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from arenapref.data.locate import find_arena_dir
 from arenapref.data.readers import concat_pairs, read_pairs
 from arenapref.data.schema import LABEL_COLUMNS, targets_of
 from arenapref.evaluate.cv import cross_validate
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
+from arenapref.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
 from arenapref.models.registry import build_model
 from arenapref.pseudo import apply_soft_labels
 

@@ -24,9 +24,9 @@ from _common import machine
 from arenapref.config import load_config
 from arenapref.data.locate import find_arena_dir, train_files
 from arenapref.ensemble.members import load_members
-from arenapref.ensemble.pipeline import BlendSpec, nested_oof, score
+from arenapref.ensemble.pipeline import BlendSpec, nested_oof
 from arenapref.ensemble.run import member_config, training_masks
-from arenapref.models.base import normalise_proba
+from arenapref.metrics import normalise_proba, score
 from arenapref.training import train_run
 
 # name -> (recipe the override is merged over, override)

@@ -26,10 +26,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "tests"))  # support.probe: loopback helpers shared with the tests
+
+from support.probe import free_port, wait_until_healthy  # noqa: E402
 
 from arenapref.data.locate import find_arena_dir, train_files  # noqa: E402
 from arenapref.data.readers import read_pairs  # noqa: E402
-from arenapref.serve.probe import free_port, wait_until_healthy  # noqa: E402
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 import arenapref
-from arenapref.api import InputError, Judge
+from arenapref.api import Judge
 from arenapref.cli import main
+from arenapref.data.inputs import InputError
 from arenapref.data.schema import swap_pairs
 
 

@@ -22,9 +22,9 @@ uvicorn = pytest.importorskip("uvicorn")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from support.probe import free_port  # noqa: E402
 
 from arenapref.serve.app import create_app  # noqa: E402
-from arenapref.serve.probe import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from arenapref.data.schema import swap_proba
-from arenapref.ensemble.calibration import (
-    TemperatureScaling,
-    VectorScaling,
-    calibrator_from_state,
-    classwise_ece,
-    expected_calibration_error,
-    reliability_bins,
-)
-from arenapref.evaluate.metrics import log_loss
+from arenapref.ensemble.calibration import TemperatureScaling, VectorScaling, calibrator_from_state
+from arenapref.metrics import classwise_ece, expected_calibration_error, log_loss, reliability_bins
 
 
 def _truth_and_labels(seed: int, n: int = 6000) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -72,3 +73,28 @@ def test_recipe_names_only_known_public_sets(folder: Path) -> None:
     (folder / "fast.yaml").write_text(yaml.safe_dump(config))
     assert demo(folder, "run") == 2
     assert not (folder / "run").exists()
+
+
+def test_train_resolves_public_sets_like_the_demo(folder: Path, capsys) -> None:
+    """`arenapref train --config` with public:NAME extras (as cpu-best has): found beside the data's folder,
+    or under --public-dir; the same rows and the same CV as the demo's run."""
+    data = folder / "shared" / "arena-55k" / "extra_first_turn.jsonl"
+    assert demo(folder, "demo-run") == 0
+    capsys.readouterr()
+    args = ["train", "--data", str(data), "--config", str(folder / "fast.yaml")]
+    assert main([*args, "--out", str(folder / "train-run")]) == 0
+    assert "not found beside the arena data (skipped): pandalm" in capsys.readouterr().out
+    demo_cfg, train_cfg = (yaml.safe_load((folder / r / "config.yaml").read_text()) for r in ("demo-run", "train-run"))
+    assert train_cfg["data"]["extra"] == demo_cfg["data"]["extra"]
+    same = [json.loads((folder / r / "metrics.json").read_text()) for r in ("demo-run", "train-run")]
+    assert [m["log_loss"] for m in same] == [same[0]["log_loss"]] * 2 and same[0]["n_rows"] == 150
+    # elsewhere, --public-dir says where the sets are; without it none is found and the run says so
+    moved = folder / "elsewhere" / "rows.jsonl"
+    moved.parent.mkdir()
+    shutil.copy(data, moved)
+    assert main(["train", "--data", str(moved), "--config", str(folder / "fast.yaml"), "--out",
+                 str(folder / "r3"), "--public-dir", str(folder / "shared")]) == 0
+    assert yaml.safe_load((folder / "r3" / "config.yaml").read_text())["data"]["extra"] == demo_cfg["data"]["extra"]
+    capsys.readouterr()
+    assert main(["train", "--data", str(moved), "--config", str(folder / "fast.yaml"), "--out", str(folder / "r4")]) == 0
+    assert "(skipped): llmeval2, pandalm" in capsys.readouterr().out

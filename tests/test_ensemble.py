@@ -11,15 +11,15 @@ import pytest
 from arenapref.cli import main
 from arenapref.config import load_config
 from arenapref.data.readers import write_pairs
-from arenapref.data.schema import swap_pairs, swap_proba
+from arenapref.data.schema import PRED_COLUMNS, swap_pairs, swap_proba
 from arenapref.ensemble.blending import StackedBlend, WeightedBlend, blend_proba
 from arenapref.ensemble.members import load_members
 from arenapref.ensemble.pipeline import BlendSpec, nested_oof
 from arenapref.ensemble.rules import PostRules, rule_masks
-from arenapref.evaluate.metrics import log_loss
 from arenapref.judge import load as load_judge
+from arenapref.metrics import log_loss
 from arenapref.models.registry import load_model
-from arenapref.runs import PRED_COLUMNS, read_json, read_oof
+from arenapref.runs import read_json, read_oof
 from arenapref.training import train_run
 
 

@@ -121,8 +121,7 @@ def test_web_page_shows_the_reasons(gbdt_judge: Judge, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from arenapref.serve.probe import free_port
+    from support.probe import free_port
 
     with served(create_app(gbdt_judge), free_port()) as url, \
             headless_chromium(tmp_path, window="1100,1200") as driver:

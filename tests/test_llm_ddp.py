@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from arenapref.models.llm.tiny import build_bpe_tokenizer, signal_pairs
-from arenapref.serve.probe import free_port
+from support.probe import free_port
+from support.tiny_llm import build_bpe_tokenizer, signal_pairs
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys, torch
     torch.set_num_threads(1)
     from arenapref.models.llm.model import LLMClassifier
-    from arenapref.models.llm.tiny import decoder_config, signal_pairs
+    from support.tiny_llm import decoder_config, signal_pairs
     from arenapref.models.llm.train import trainable_state
     tok, out, accum = sys.argv[1], sys.argv[2], int(sys.argv[3])
     model = LLMClassifier(
@@ -40,7 +39,9 @@ def test_two_process_gloo_step_matches_single_process(tmp_path: Path) -> None:
     (tmp_path / "step.py").write_text(SCRIPT)
     (tmp_path / "ddp").mkdir()
     (tmp_path / "single").mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    tests_dir = str(Path(__file__).resolve().parent)  # the script imports support.tiny_llm
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p)}
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
                           str(tmp_path / "step.py"), str(tok), str(tmp_path / "ddp"), "2"],

@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from support.tiny_llm import build_bpe_tokenizer, decoder_config, signal_pairs
 
 from arenapref.data.readers import write_pairs
 from arenapref.data.schema import targets_of
-from arenapref.evaluate.metrics import log_loss
 from arenapref.judge import load as load_judge
+from arenapref.metrics import log_loss
 from arenapref.models.llm.adapters import average_adapters, merge_adapter
 from arenapref.models.llm.config import make_config
 from arenapref.models.llm.model import LLMClassifier
-from arenapref.models.llm.tiny import build_bpe_tokenizer, decoder_config, signal_pairs
 from arenapref.models.registry import load_model, save_model
 from arenapref.training import train_run
 
@@ -139,9 +139,8 @@ def test_train_and_predict_through_the_cli_path(tokenizer_dir: Path, data: tuple
 
 
 def test_recipe_module_entry_point_writes_a_model_folder(tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame],
-                                                         tmp_path: Path) -> None:
-    from arenapref.models.llm.train import main
-    from arenapref.runs import OutputExistsError
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from arenapref.commands.train_llm import main
 
     train, valid = data
     write_pairs(train, tmp_path / "train.jsonl")
@@ -149,8 +148,10 @@ def test_recipe_module_entry_point_writes_a_model_folder(tokenizer_dir: Path, da
     args = ["--config", str(tmp_path / "r.yaml"), "--data", str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "m")]
     assert main(args) == 0
     assert load_model(tmp_path / "m").predict_proba(valid).shape == (len(valid), 3)
-    with pytest.raises(OutputExistsError):
-        main(args)
+    capsys.readouterr()
+    assert main(args) == 2  # an existing folder is refused in one line, like every CLI command
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("arenapref train-llm: error:") and "\n" not in err and "m" in err
 
 
 def test_custom_mlp_head_round_trip(tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame],

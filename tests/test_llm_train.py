@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from support.tiny_llm import build_bpe_tokenizer, decoder_config, signal_pairs
 
 from arenapref.data.schema import swap_pairs, swap_proba, targets_of
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, log_loss
+from arenapref.metrics import UNIFORM_LOG_LOSS, log_loss
 from arenapref.models.llm.backbone import CudaRequiredError, apply_lora, build_classifier, build_tokenizer
 from arenapref.models.llm.config import make_config
 from arenapref.models.llm.losses import distillation_loss, soft_cross_entropy
 from arenapref.models.llm.model import LLMClassifier
-from arenapref.models.llm.tiny import build_bpe_tokenizer, decoder_config, signal_pairs
 from arenapref.models.llm.train import accumulate_step
 
 torch.set_num_threads(1)

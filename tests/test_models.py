@@ -10,7 +10,7 @@ import pytest
 
 from arenapref.data.folds import grouped_folds
 from arenapref.data.schema import make_pairs, swap_pairs, swap_proba, targets_of
-from arenapref.evaluate.metrics import log_loss
+from arenapref.metrics import log_loss
 from arenapref.models.base import soft_label_rows
 from arenapref.models.registry import build_model, load_model, save_model
 

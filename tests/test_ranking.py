@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from support.browser import headless_chromium
 
-from arenapref.api import InputError, Judge
+from arenapref.api import Judge
 from arenapref.cli import main
+from arenapref.data.inputs import InputError
 from arenapref.ranking import rank_answers
 from arenapref.ranking.bt import ELO_SCALE, bootstrap_bt, davidson_proba, fit_bt
 from arenapref.ranking.leaderboard import build_pairs, compute_leaderboard, read_answers, score_pairs

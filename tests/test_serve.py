@@ -24,9 +24,9 @@ from arenapref.api import Judge
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
+from support.probe import free_port, wait_until_healthy  # noqa: E402
 
 from arenapref.serve.app import STATIC, create_app  # noqa: E402
-from arenapref.serve.probe import free_port, wait_until_healthy  # noqa: E402
 from arenapref.serve.settings import Limits  # noqa: E402
 
 SECRET = "zebra-quartz-7731"  # a marker that must never show up in any log

@@ -208,3 +208,25 @@ def test_convert_seed_changes_sides_only(tmp_path):
                                       fb.iloc[i][list(LABEL_COLUMNS)].to_numpy(float))
     assert main(["data", "convert", "--from", "autoj", str(FIX / "dpo.jsonl"), "--out", str(tmp_path / "c.jsonl"),
                  "--seed", "1"]) == 2
+
+
+JSONL_FORMATS = {  # one valid record per JSON Lines public format
+    "hh-rlhf": {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: go away"},
+    "dpo": {"prompt": "hi", "chosen": "hello", "rejected": "go away"},
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(JSONL_FORMATS))
+@pytest.mark.parametrize("broken", ["{not json", "[1, 2]", "[" * 100_000])
+def test_a_broken_jsonl_line_in_a_public_format_is_a_bad_row(tmp_path: Path, fmt: str, broken: str) -> None:
+    path = tmp_path / "in.jsonl"
+    good = json.dumps(JSONL_FORMATS[fmt])
+    path.write_text(f"{good}\n{broken}\n{good.replace('hello', 'hey')}\n")
+    with pytest.raises(DataError, match="line 2"):
+        read_pairs(path, fmt=fmt)
+    frame, bad = FORMAT_READERS[fmt](path, on_bad_row="skip")
+    assert [b.line for b in bad] == [2] and len(frame) >= 2
+    # as the first record (a leading "[" reads as one JSON list, which then fails to parse): still one error
+    (tmp_path / "first.jsonl").write_text(f"{broken}\n{good}\n")
+    with pytest.raises(DataError, match="first.jsonl"):
+        read_pairs(tmp_path / "first.jsonl", fmt=fmt)

@@ -1,6 +1,6 @@
 """arenapref: predict which of two chatbot answers a human prefers (P(A wins), P(B wins), P(tie))."""
 
-__version__ = "0.1.0"
+from arenapref.version import __version__
 
 __all__ = ["__version__", "load"]
 

@@ -4,16 +4,8 @@ Kept as the stable import path for programs written against it; the code lives i
 :mod:`arenapref.judge`.
 """
 
-from arenapref.judge import (
-    Comparison,
-    InputError,
-    Judge,
-    clean_pair,
-    load,
-    pairs_frame,
-    release_feature_cache,
-    run_info,
-)
+from arenapref.data.inputs import InputError, clean_pair, pairs_frame
+from arenapref.judge import Comparison, Judge, load, release_feature_cache, run_info
 
 __all__ = ["Comparison", "InputError", "Judge", "clean_pair", "load", "pairs_frame", "release_feature_cache",
            "run_info"]

@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-from arenapref import __version__
+from arenapref.commands import run_command
+from arenapref.version import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "arenapref.commands.train",
@@ -27,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arenapref.commands.config",
     "arenapref.commands.rank",
     "arenapref.commands.leaderboard",
+    "arenapref.commands.train_llm",
 )
 
 
@@ -46,26 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from arenapref.data.validation import DataError
-    from arenapref.runs import OutputExistsError
-
-    try:
-        return int(args.func(args) or 0)
-    except (DataError, OutputExistsError, FileNotFoundError, ValueError, ImportError) as err:
-        print(f"arenapref {args.command}: error: {one_line(err)}", file=sys.stderr)
-        return 2
-    except OSError as err:  # an output folder that is read-only, full, or a file: one line, not a traceback
-        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-        print(f"arenapref {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"arenapref {args.command}: interrupted; no partial output was kept", file=sys.stderr)
-        return 130
-
-
-def one_line(err: BaseException) -> str:
-    """The error's message on one line (a multi-line message from a library is folded)."""
-    return " ".join(str(err).split()) if "\n" in str(err) else str(err)
+    return run_command(args, args.command)
 
 
 if __name__ == "__main__":

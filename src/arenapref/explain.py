@@ -146,7 +146,7 @@ def explain(model: Any, pairs: pd.DataFrame, *, top: int = 5) -> list[Explanatio
 
 def explain_pair(judge: Any, prompt: Any, response_a: Any, response_b: Any, *, top: int = 5) -> Explanation:
     """The explanation of one pair scored by ``judge`` (arguments as for ``Judge.compare``)."""
-    from arenapref.api import clean_pair, pairs_frame
+    from arenapref.data.inputs import clean_pair, pairs_frame
 
     if not can_explain(judge.model):
         return cannot_explain(judge.model)

@@ -22,25 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arenapref.data.schema import CLASS_NAMES, COLUMNS, LABEL_COLUMNS, TEXT_COLUMNS
-from arenapref.data.validation import RowError, clean_row
-from arenapref.models.base import PreferenceModel, normalise_proba
+from arenapref.data.inputs import InputError, clean_pair, pairs_frame
+from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS, TEXT_COLUMNS
+from arenapref.metrics import normalise_proba
+from arenapref.models.base import PreferenceModel
 from arenapref.models.registry import load_model
 from arenapref.runs import Run
 
 Text = str | Sequence[str]
 DEFAULT_BATCH_SIZE = 1024
-
-
-class InputError(ValueError):
-    """A pair that cannot be scored; ``field`` names the offending argument, ``row`` the row if any."""
-
-    def __init__(self, field: str | None, message: str, *, row: int | str | None = None) -> None:
-        self.field, self.row, self.reason = field, row, message
-        where = [] if row is None else [f"row {row}"]
-        if field:
-            where.append(f"field '{field}'")
-        super().__init__(": ".join([", ".join(where), message]) if where else message)
 
 
 @dataclass(frozen=True)
@@ -59,31 +49,6 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {LABEL_COLUMNS[0]: self.p_a, LABEL_COLUMNS[1]: self.p_b, LABEL_COLUMNS[2]: self.p_tie,
                 "verdict": self.verdict}
-
-
-def clean_pair(prompt: Any, response_a: Any, response_b: Any, *, row_id: str = "0") -> dict[str, Any]:
-    """One pair in canonical form (see :mod:`arenapref.data.schema`), or :class:`InputError`."""
-    raw = {"id": row_id, "prompt": _as_list(prompt), "response_a": _as_list(response_a),
-           "response_b": _as_list(response_b)}
-    try:
-        return clean_row(raw, json_encoded=False, labelled=False, allow_soft_labels=False, source="api")
-    except RowError as err:
-        raise InputError(err.field, str(err)) from None
-
-
-def _as_list(value: Any) -> Any:
-    # tuples (and other non-string sequences) are as good as lists; everything else is left to clean_row
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def pairs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Canonical rows (from :func:`clean_pair` / ``clean_row``) as a canonical pairs table."""
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    for col in LABEL_COLUMNS:
-        frame[col] = frame[col].astype(float)
-    return frame
 
 
 def release_feature_cache() -> None:
@@ -221,6 +186,6 @@ def load(run_dir: str | Path, *, swap_tta: bool | None = None) -> Judge:
 
 
 def _version() -> str:
-    from arenapref import __version__
+    from arenapref.version import __version__
 
     return __version__

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arenapref import __version__
 from arenapref.data.readers import write_pairs
 from arenapref.data.schema import LABEL_COLUMNS, has_labels
 from arenapref.runs import refuse_existing, write_json
+from arenapref.version import __version__
 
 PSEUDO_PREFIX = "pseudo:"
 

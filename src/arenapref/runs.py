@@ -30,9 +30,6 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from arenapref.data.schema import LABEL_COLUMNS
-
-PRED_COLUMNS = ("pred_a", "pred_b", "pred_tie")
 MANIFEST_NAME = "manifest.json"
 # bump when the layout of a run directory changes in a way older code cannot read
 FORMAT_VERSION = 1
@@ -177,16 +174,6 @@ def read_array(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
     return array
 
 
-def oof_table(ids: pd.Series, folds: np.ndarray, targets: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
-    """The out-of-fold table saved as ``oof.parquet``: one row per training pair."""
-    table = pd.DataFrame({"id": ids.astype(str).to_numpy(), "fold": np.asarray(folds, dtype=np.int64)})
-    for j, col in enumerate(LABEL_COLUMNS):
-        table[col] = targets[:, j]
-    for j, col in enumerate(PRED_COLUMNS):
-        table[col] = proba[:, j]
-    return table
-
-
 def read_oof(run_dir: str | Path) -> pd.DataFrame:
     return Run.open(run_dir).oof()
 
@@ -315,7 +302,7 @@ def write_manifest(run_dir: str | Path) -> dict[str, Any]:
             raise RunError(f"{path}: a run directory holds plain files only, not links")
         rel = path.relative_to(run_dir).as_posix()
         entries[rel] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-    from arenapref import __version__
+    from arenapref.version import __version__
 
     manifest = {"format": "arenapref-run", "format_version": FORMAT_VERSION,
                 "arenapref_version": __version__, "files": entries}

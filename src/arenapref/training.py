@@ -5,28 +5,21 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from arenapref import __version__
 from arenapref.data.folds import grouped_folds
-from arenapref.data.readers import concat_pairs, load_pairs, summarize_bad_rows
-from arenapref.data.schema import has_labels, targets_of
+from arenapref.data.readers import concat_pairs
+from arenapref.data.schema import oof_table, targets_of
+from arenapref.data.training import read_training_data
 from arenapref.evaluate.cv import cross_validate, format_cv_table
 from arenapref.models.registry import build_model, save_model
-from arenapref.runs import (
-    atomic_dir,
-    check_writable,
-    oof_table,
-    refuse_existing,
-    write_json,
-    write_manifest,
-    write_yaml,
-)
+from arenapref.runs import atomic_dir, check_writable, refuse_existing, write_json, write_manifest, write_yaml
+from arenapref.version import __version__
 
 
 @dataclass
@@ -36,26 +29,7 @@ class TrainResult:
     table: str
 
 
-def read_training_data(paths: list[str | Path], config: dict[str, Any], *, fmt: str | None = None,
-                       log: Any = print) -> pd.DataFrame:
-    """Read and stack every training file; unlabelled rows are an error for training."""
-    frames = []
-    data_cfg = config.get("data", {})
-    for path in paths:
-        frame, bad = load_pairs(path, fmt=fmt, on_bad_row=data_cfg.get("on_bad_row", "error"),
-                                allow_soft_labels=bool(data_cfg.get("allow_soft_labels", False)))
-        if bad:
-            log(f"{path}: {summarize_bad_rows(bad)}")
-        unlabelled = ~has_labels(frame)
-        if unlabelled.any():
-            first = frame.loc[unlabelled, "id"].iloc[0]
-            raise ValueError(f"{path}: {int(unlabelled.sum())} rows have no label (first: id {first}); "
-                             f"training needs winner_model_a / winner_model_b / winner_tie")
-        frames.append(frame)
-    return concat_pairs(frames, what=" + ".join(str(p) for p in paths))
-
-
-def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str | Path, *,
+def train_run(data_paths: Sequence[str | Path], config: dict[str, Any], out_dir: str | Path, *,
               force: bool = False, fmt: str | None = None, progress: bool = True,
               log: Any = print) -> TrainResult:
     """Cross-validate the configured model, fit it on all rows, and write the run directory."""
@@ -69,6 +43,10 @@ def train_run(data_paths: list[str | Path], config: dict[str, Any], out_dir: str
     pairs = read_training_data(data_paths, config, fmt=fmt, log=log)
     log(f"read {len(pairs):,} labelled pairs from {len(data_paths)} file(s)")
     extra_paths = list(config.get("data", {}).get("extra") or [])
+    unresolved = [e for e in extra_paths if str(e).startswith("public:")]
+    if unresolved:
+        raise ValueError(f"data.extra: {unresolved[0]} is a public set name, not a file; resolve it with "
+                         f"arenapref.data.training.resolve_recipe_data (as `arenapref train` does)")
     # data.extra: other data sets that train every fold and the final model but are never validated on
     extra = read_training_data(extra_paths, config, log=log) if extra_paths else None
     if extra is not None:
@@ -117,4 +95,4 @@ def _init_params(kind: str) -> list[str]:
 
     from arenapref.models.registry import model_class
 
-    return list(inspect.signature(model_class(kind).__init__).parameters)
+    return list(inspect.signature(model_class(kind)).parameters)

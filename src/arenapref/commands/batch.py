@@ -178,7 +178,8 @@ class _DuplicateCheck:
     """Remembers an 8-byte hash per id: the one piece of state that grows with the input."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path, self.seen = path, {}
+        self.path = path
+        self.seen: dict[int, int] = {}  # id_key -> line
 
     def __call__(self, line_no: int, row_id: str) -> None:
         key = id_key(row_id)
@@ -191,7 +192,8 @@ class _DuplicateCheck:
 def _score_chunks(judge: Any, rows: Iterator[tuple[Any, dict[str, Any]]], write: Any, *, chunk_size: int,
                   bar: Any, stats: BatchStats) -> None:
     """Score ``rows`` ``chunk_size`` at a time; ``write(bytes)`` gets each chunk's output lines."""
-    from arenapref.api import pairs_frame, release_feature_cache
+    from arenapref.api import release_feature_cache
+    from arenapref.data.inputs import pairs_frame
 
     ids: list[Any] = []
     chunk: list[dict[str, Any]] = []

@@ -11,10 +11,12 @@ import argparse
 import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from arenapref.data.readers import FORMAT_READERS, concat_pairs, load_pairs, summarize_bad_rows, write_pairs
+from arenapref.data.rows import OnBadRow
 from arenapref.data.schema import has_labels
 from arenapref.data.validation import DataError
 from arenapref.runs import atomic_path, refuse_existing
@@ -59,7 +61,7 @@ def add_parser(dsub: argparse._SubParsersAction) -> None:
     dd.set_defaults(func=run_dedup)
 
 
-def read_any(path: str | Path, fmt: str | None, *, on_bad_row: str = "error", source: str | None = None,
+def read_any(path: str | Path, fmt: str | None, *, on_bad_row: OnBadRow = "error", source: str | None = None,
              seed: int | None = None) -> pd.DataFrame:
     """One file in any registered format (``None``/``auto``: detect); soft labels are accepted."""
     path = Path(path)
@@ -71,7 +73,7 @@ def read_any(path: str | Path, fmt: str | None, *, on_bad_row: str = "error", so
         if fmt not in FORMAT_READERS:
             raise DataError(path, f"unknown format {fmt!r}; known: {sorted(FORMAT_READERS)}")
         reader = FORMAT_READERS[fmt]
-        kwargs = {"on_bad_row": on_bad_row, "allow_soft_labels": True}
+        kwargs: dict[str, Any] = {"on_bad_row": on_bad_row, "allow_soft_labels": True}
         if seed is not None:
             if "seed" not in inspect.signature(reader).parameters:
                 raise ValueError(f"--seed applies to the chosen/rejected formats, not to {fmt!r}")

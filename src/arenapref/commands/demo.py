@@ -9,14 +9,13 @@ arena-only CV table and writes a submission for the folder's ``test.csv`` or for
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from pathlib import Path
 
 from arenapref.config import load_config
-from arenapref.data import public
 from arenapref.data.locate import HOW_TO_GET_DATA, TEST_FILE, find_arena_dir, train_files
 from arenapref.data.readers import load_pairs
+from arenapref.data.training import resolve_recipe_data
 from arenapref.predicting import submission_frame, write_submission
 from arenapref.training import train_run
 
@@ -33,25 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def prepare_config(config: dict, data_dir: Path, files: list[Path], *, log=print) -> tuple[dict, list[Path]]:
-    """The recipe with its ``public:`` extras resolved beside ``data_dir`` and the arena training files
-    (as one cached file with ``source = arena`` when the recipe names that source as its target)."""
-    config = copy.deepcopy(config)
-    entries = list(config.get("data", {}).get("extra") or [])
-    if entries:
-        cap = config["data"].get("extra_max_rows")
-        config["data"]["extra"] = public.resolve_extra(entries, data_dir.parent, max_rows=cap and int(cap),
-                                                       seed=int(config.get("seed", 42)), log=log)
-    params = config.get("model", {}).get("params") or {}
-    if params.get("source_feature") == public.ARENA_SOURCE:
-        files = [public.arena_canonical(files, log=log)]
-    return config, files
-
-
 def run(args: argparse.Namespace) -> int:
     data_dir = find_arena_dir(args.data)
     files = train_files(data_dir) if data_dir else []
-    if not files:
+    if data_dir is None or not files:
         print(HOW_TO_GET_DATA)
         return 2
     # read the test file first: a bad one stops the demo before minutes of training
@@ -60,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     start = time.perf_counter()
     print(f"arena data: {data_dir} ({', '.join(f.name for f in files)})")
-    config, train_paths = prepare_config(load_config(args.config), data_dir, files)
+    config, train_paths = resolve_recipe_data(load_config(args.config), files, data_dir.parent)
     extra = config.get("data", {}).get("extra") or []
     if extra:
         print(f"extra training data (never validated on): {', '.join(Path(p).name for p in extra)}")

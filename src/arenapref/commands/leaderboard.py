@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         score_pairs,
         write_leaderboard,
     )
-    from arenapref.runs import refuse_existing, run_fingerprint
+    from arenapref.runs import refuse_existing
 
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap {args.bootstrap}: must be 0 or more")
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     board = compute_leaderboard(scored, baseline=args.baseline, style_control=args.style_control,
                                 n_boot=args.bootstrap, seed=args.seed)
     board.summary.update({"input": str(args.input), "run": str(judge.run_dir),
-                          "run_fingerprint": run_fingerprint(judge.run_dir)})
+                          "run_fingerprint": judge.fingerprint["run"]})
     page = write_leaderboard(board, out, title=f"Leaderboard: {Path(args.input).name}",
                              source=f"{args.input}, judged by {judge.run_dir}", force=args.force)
     for row in board.rows:

@@ -1,11 +1,15 @@
-"""arenapref train --data PATH [--data PATH ...] --config PATH --out RUN_DIR [--set KEY=VALUE ...] [--force]"""
+"""arenapref train --data PATH [--data PATH ...] --config PATH --out RUN_DIR [--set KEY=VALUE ...] [--force]
+
+A recipe's ``public:NAME`` extras are found under ``--public-dir`` (see :mod:`arenapref.data.training`)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from arenapref.commands.config import add_set_argument
 from arenapref.config import Override, flag, load_config
+from arenapref.data.training import resolve_recipe_data
 from arenapref.training import train_run
 
 
@@ -19,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="stop at the first bad row (default) or skip bad rows and report them")
     p.add_argument("--folds", type=int, default=None, help="override cv.n_folds")
     p.add_argument("--seed", type=int, default=None, help="override the seed")
+    p.add_argument("--public-dir", default=None, metavar="DIR",
+                   help="folder holding the public sets that data.extra names as public:NAME "
+                        "(default: the folder above the first --data file's folder, as in ../shared/data)")
     add_set_argument(p)
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
@@ -38,7 +45,9 @@ def overrides_from(args: argparse.Namespace) -> list[str | Override]:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, sets=overrides_from(args))
-    result = train_run(args.data, config, args.out, force=args.force, fmt=args.fmt)
+    shared = Path(args.public_dir) if args.public_dir else Path(args.data[0]).resolve().parent.parent
+    config, files = resolve_recipe_data(config, args.data, shared)
+    result = train_run(files, config, args.out, force=args.force, fmt=args.fmt)
     print(result.table)
     print(f"run directory: {result.run_dir}")
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -259,7 +259,7 @@ def _message(err: dict[str, Any], place: _Place, model_type: str | None) -> tupl
         sign, key = bounds[kind]
         return path, f"must be {sign} {show(ctx.get(key))}, got {show(value)}"
     if kind in ("too_short", "too_long"):
-        n = len(value) if hasattr(value, "__len__") else "?"
+        n = len(value) if isinstance(value, Sized) else "?"
         want = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
         limit = "at least" if kind == "too_short" else "at most"
         if ctx.get("min_length") == ctx.get("max_length") or want == 3 and place.parts[-1] == "shares":

@@ -54,11 +54,12 @@ def _bounds(ann: Any, metadata: list[Any]) -> list[str]:
         for cls, attr, sign in ((at.Gt, "gt", ">"), (at.Ge, "ge", "≥"), (at.Lt, "lt", "<"), (at.Le, "le", "≤")):
             if isinstance(c, cls):
                 out.append(f"{sign} {getattr(c, attr)}")
-    lengths = {type(c).__name__: c for c in found if isinstance(c, (at.MinLen, at.MaxLen))}
-    if "MinLen" in lengths and "MaxLen" in lengths and lengths["MinLen"].min_length == lengths["MaxLen"].max_length:
-        out.append(f"exactly {lengths['MinLen'].min_length} items")
-    elif "MinLen" in lengths:
-        out.append(f"at least {lengths['MinLen'].min_length} item(s)")
+    min_len = next((c.min_length for c in found if isinstance(c, at.MinLen)), None)
+    max_len = next((c.max_length for c in found if isinstance(c, at.MaxLen)), None)
+    if min_len is not None and min_len == max_len:
+        out.append(f"exactly {min_len} items")
+    elif min_len is not None:
+        out.append(f"at least {min_len} item(s)")
     return out
 
 
@@ -130,7 +131,7 @@ def groups() -> list[Group]:
     while pending:
         prefix, cls = pending.pop(0)
         rows: list[Row] = []
-        nested: list[tuple[str, type[Section]]] = []
+        nested: list[tuple[str, Any]] = []  # (prefix, a Section class)
         for item in _rows(cls, prefix):
             if isinstance(item, Row):
                 rows.append(item)

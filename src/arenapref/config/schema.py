@@ -59,7 +59,7 @@ def key_error(key: str, message: str, suggest: str | None = None) -> PydanticCus
 
 def init_defaults(cls: type) -> dict[str, Any]:
     """Keyword defaults of ``cls.__init__``: the model's own defaults, read rather than restated."""
-    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+    return {name: p.default for name, p in inspect.signature(cls).parameters.items()
             if p.default is not inspect.Parameter.empty}
 
 
@@ -453,7 +453,7 @@ class GBDTSection(Section):
 
 class LLMSection(Section):
     type: Literal["llm"]
-    params: LLMParams = Field(default_factory=LLMParams, description="LoRA sequence classifier")
+    params: LLMParams = Field(description="LoRA sequence classifier (params.model.base is required)")
 
 
 class BlendModelSection(Section):

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenapref import __version__
 from arenapref.data.readers import FORMAT_READERS, concat_pairs, read_pairs, write_pairs
+from arenapref.version import __version__
 
 PREFIX = "public:"
 ARENA_SOURCE = "arena"

@@ -113,3 +113,17 @@ def class_prior(pairs: pd.DataFrame) -> np.ndarray:
     if not mask.any():
         return np.full(3, 1.0 / 3.0)
     return targets_of(pairs.loc[mask]).mean(axis=0)
+
+
+# the out-of-fold table of a run (``oof.parquet``): id, fold, the label columns and these predictions
+PRED_COLUMNS = ("pred_a", "pred_b", "pred_tie")
+
+
+def oof_table(ids: pd.Series, folds: np.ndarray, targets: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
+    """The out-of-fold table saved as ``oof.parquet``: one row per training pair."""
+    table = pd.DataFrame({"id": ids.astype(str).to_numpy(), "fold": np.asarray(folds, dtype=np.int64)})
+    for j, col in enumerate(LABEL_COLUMNS):
+        table[col] = targets[:, j]
+    for j, col in enumerate(PRED_COLUMNS):
+        table[col] = proba[:, j]
+    return table

@@ -17,18 +17,8 @@ import numpy as np
 import pandas as pd
 
 from arenapref.data.schema import has_labels, targets_of
+from arenapref.text.scripts import STATS_SCRIPTS, script_counts
 
-SCRIPTS: dict[str, re.Pattern[str]] = {
-    "latin": re.compile(r"[A-Za-z\u00C0-\u024F]"),
-    "cyrillic": re.compile(r"[\u0400-\u04FF]"),
-    "cjk": re.compile(r"[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF]"),
-    "hangul": re.compile(r"[\uAC00-\uD7AF]"),
-    "arabic": re.compile(r"[\u0600-\u06FF]"),
-    "devanagari": re.compile(r"[\u0900-\u097F]"),
-    "greek": re.compile(r"[\u0370-\u03FF]"),
-    "hebrew": re.compile(r"[\u0590-\u05FF]"),
-    "thai": re.compile(r"[\u0E00-\u0E7F]"),
-}
 FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "en": frozenset("the and is are of to in that it for you with what how this be".split()),
     "es": frozenset("el la los las que de y en es por para una un con cómo qué".split()),
@@ -45,7 +35,7 @@ MAX_SCAN = 2000  # characters of a prompt looked at to guess its language
 def guess_language(text: str) -> str:
     """``en``/``es``/``fr``/``de``/``pt``/``it``/``latin-other`` for Latin script, else the script name."""
     text = text[:MAX_SCAN]
-    counts = {name: len(pat.findall(text)) for name, pat in SCRIPTS.items()}
+    counts = script_counts(text, STATS_SCRIPTS)
     script, n = max(counts.items(), key=lambda kv: kv[1])
     if n == 0:
         return "none"

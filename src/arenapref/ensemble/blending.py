@@ -19,8 +19,8 @@ from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from arenapref.data.schema import swap_proba
-from arenapref.evaluate.metrics import log_loss
-from arenapref.models.base import log_proba, normalise_proba, soft_label_rows, softmax
+from arenapref.metrics import log_loss, normalise_proba
+from arenapref.models.base import log_proba, soft_label_rows, softmax
 
 SPACES = ("prob", "log")
 
@@ -138,7 +138,7 @@ class StackedBlend:
         return blend
 
 
-COMBINERS: dict[str, type] = {"weighted": WeightedBlend, "stack": StackedBlend}
+COMBINERS: dict[str, type[WeightedBlend] | type[StackedBlend]] = {"weighted": WeightedBlend, "stack": StackedBlend}
 
 
 def combiner_from_state(state: dict[str, Any]) -> WeightedBlend | StackedBlend:

@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from arenapref.evaluate.metrics import log_loss
-from arenapref.models.base import log_proba, normalise_proba, softmax
+from arenapref.metrics import log_loss, normalise_proba
+from arenapref.models.base import log_proba, softmax
 
 CALIBRATIONS = ("none", "temperature", "vector")
-ECE_BINS = 15
 
 
 class TemperatureScaling:
@@ -95,46 +94,10 @@ def make_calibrator(kind: str) -> TemperatureScaling | VectorScaling | None:
 def calibrator_from_state(state: dict[str, Any] | None) -> TemperatureScaling | VectorScaling | None:
     if state is None:
         return None
-    classes = {"temperature": TemperatureScaling, "vector": VectorScaling}
+    classes: dict[str, type[TemperatureScaling] | type[VectorScaling]] = {"temperature": TemperatureScaling,
+                                                                         "vector": VectorScaling}
     if state["kind"] not in classes:
         raise ValueError(f"unknown calibrator kind {state['kind']!r}")
     return classes[state["kind"]].from_state(state)
 
 
-def reliability_bins(confidence: np.ndarray, outcome: np.ndarray, n_bins: int = ECE_BINS) -> dict[str, np.ndarray]:
-    """Equal-width bins of ``confidence``: mean confidence, mean outcome and count per bin (empty bins kept)."""
-    confidence = np.asarray(confidence, dtype=float)
-    outcome = np.asarray(outcome, dtype=float)
-    idx = np.clip((confidence * n_bins).astype(int), 0, n_bins - 1)
-    count = np.bincount(idx, minlength=n_bins).astype(float)
-    safe = np.where(count > 0, count, 1.0)
-    return {
-        "edges": np.linspace(0.0, 1.0, n_bins + 1),
-        "confidence": np.bincount(idx, weights=confidence, minlength=n_bins) / safe,
-        "observed": np.bincount(idx, weights=outcome, minlength=n_bins) / safe,
-        "count": count,
-    }
-
-
-def binned_gap(confidence: np.ndarray, outcome: np.ndarray, n_bins: int = ECE_BINS) -> float:
-    """Count-weighted mean |mean confidence − mean outcome| over the reliability bins."""
-    bins = reliability_bins(confidence, outcome, n_bins)
-    total = bins["count"].sum()
-    return float((bins["count"] * np.abs(bins["confidence"] - bins["observed"])).sum() / total) if total else \
-        float("nan")
-
-
-def expected_calibration_error(targets: np.ndarray, proba: np.ndarray, n_bins: int = ECE_BINS) -> float:
-    """Top-label ECE: |confidence of the argmax class − how often (how much) that class is the label|, binned."""
-    targets = np.asarray(targets, dtype=float)
-    proba = np.asarray(proba, dtype=float)
-    top = proba.argmax(axis=1)
-    rows = np.arange(len(proba))
-    return binned_gap(proba[rows, top], targets[rows, top], n_bins)
-
-
-def classwise_ece(targets: np.ndarray, proba: np.ndarray, n_bins: int = ECE_BINS) -> float:
-    """Mean over the three classes of the binned |p(class) − frequency of the class|."""
-    targets = np.asarray(targets, dtype=float)
-    proba = np.asarray(proba, dtype=float)
-    return float(np.mean([binned_gap(proba[:, j], targets[:, j], n_bins) for j in range(3)]))

@@ -6,14 +6,15 @@ folds with the same labels; anything else would let a blend weight see rows a me
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from arenapref.data.schema import LABEL_COLUMNS
-from arenapref.runs import PRED_COLUMNS, Run
+from arenapref.data.schema import LABEL_COLUMNS, PRED_COLUMNS
+from arenapref.runs import Run
 
 
 @dataclass
@@ -49,7 +50,7 @@ def _read_member_oof(run_dir: Path) -> pd.DataFrame:
     return oof
 
 
-def load_members(run_dirs: list[str | Path]) -> Members:
+def load_members(run_dirs: Sequence[str | Path]) -> Members:
     """Read every run's ``oof.parquet`` and check that ids, folds and labels agree; clear errors if not."""
     if not run_dirs:
         raise ValueError("a blend needs at least one --run")

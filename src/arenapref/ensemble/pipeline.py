@@ -15,15 +15,8 @@ from typing import Any
 import numpy as np
 
 from arenapref.ensemble.blending import StackedBlend, WeightedBlend, combiner_from_state
-from arenapref.ensemble.calibration import (
-    CALIBRATIONS,
-    calibrator_from_state,
-    classwise_ece,
-    expected_calibration_error,
-    make_calibrator,
-)
+from arenapref.ensemble.calibration import CALIBRATIONS, calibrator_from_state, make_calibrator
 from arenapref.ensemble.rules import PostRules
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, baselines, log_loss
 
 METHODS = ("simplex", "fixed", "stack")
 Masks = dict[str, np.ndarray]
@@ -130,26 +123,3 @@ def nested_oof(spec: BlendSpec, preds: np.ndarray, targets: np.ndarray, folds: n
     return out
 
 
-def score(targets: np.ndarray, proba: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
-    """Log loss, accuracy and ECE overall and per fold, next to the prior (from the other folds) and uniform."""
-    per_fold = []
-    prior_oof = np.zeros_like(targets)
-    for k in np.unique(folds):
-        valid = folds == k
-        prior_oof[valid] = targets[~valid].mean(axis=0) if (~valid).any() else targets.mean(axis=0)
-        base = baselines(targets[~valid] if (~valid).any() else targets, targets[valid])
-        per_fold.append({"fold": int(k), "n_valid": int(valid.sum()),
-                         "log_loss": log_loss(targets[valid], proba[valid]),
-                         "accuracy": accuracy(targets[valid], proba[valid]),
-                         "prior_log_loss": base["prior"], "uniform_log_loss": base["uniform"]})
-    return {
-        "log_loss": log_loss(targets, proba),
-        "accuracy": accuracy(targets, proba),
-        "ece": expected_calibration_error(targets, proba),
-        "classwise_ece": classwise_ece(targets, proba),
-        "baselines": {"uniform": UNIFORM_LOG_LOSS, "prior": log_loss(targets, prior_oof),
-                      "prior_accuracy": accuracy(targets, prior_oof)},
-        "n_rows": int(len(targets)),
-        "n_folds": int(len(np.unique(folds))),
-        "per_fold": per_fold,
-    }

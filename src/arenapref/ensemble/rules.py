@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from arenapref.data.schema import swap_proba
-from arenapref.models.base import normalise_proba
+from arenapref.metrics import normalise_proba
 
 RULES = ("identical", "one_empty")
 

@@ -5,28 +5,30 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from arenapref import __version__
+from arenapref.data.schema import oof_table
 from arenapref.ensemble.members import Members, load_members
 from arenapref.ensemble.model import BlendModel
-from arenapref.ensemble.pipeline import BlendSpec, fit_blend, nested_oof, score
+from arenapref.ensemble.pipeline import BlendSpec, fit_blend, nested_oof
 from arenapref.ensemble.rules import rule_masks
+from arenapref.metrics import score
 from arenapref.models.registry import save_model
 from arenapref.runs import (
     Run,
     atomic_dir,
     check_writable,
-    oof_table,
     refuse_existing,
     write_json,
     write_manifest,
     write_yaml,
 )
+from arenapref.version import __version__
 
 
 @dataclass
@@ -42,7 +44,7 @@ def member_config(run_dir: Path) -> dict[str, Any]:
 
 def training_masks(members: Members, config: dict[str, Any], log: Any = print) -> dict[str, np.ndarray]:
     """Rule masks of the members' training rows, read from the first run's ``data_paths``, in oof order."""
-    from arenapref.training import read_training_data
+    from arenapref.data.training import read_training_data
 
     paths = config.get("data_paths") or []
     missing = [p for p in paths if not Path(p).exists()]
@@ -84,7 +86,7 @@ def spec_label(spec: BlendSpec, names: list[str]) -> str:
     return base + (" + rules" if spec.postprocess else "")
 
 
-def blend_run(run_dirs: list[str | Path], spec: BlendSpec, out_dir: str | Path, *, force: bool = False,
+def blend_run(run_dirs: Sequence[str | Path], spec: BlendSpec, out_dir: str | Path, *, force: bool = False,
               log: Any = print) -> BlendResult:
     """Fit ``spec`` on the runs' out-of-fold predictions, measure it in nested CV, write the blend run."""
     out_dir = Path(out_dir)

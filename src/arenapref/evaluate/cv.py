@@ -11,7 +11,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from arenapref.data.schema import targets_of
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, baselines, log_loss
+from arenapref.metrics import UNIFORM_LOG_LOSS, accuracy, baselines, log_loss
 from arenapref.models.registry import build_model
 
 

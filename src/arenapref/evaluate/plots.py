@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from arenapref.data.schema import CLASS_NAMES
-from arenapref.ensemble.calibration import reliability_bins
+from arenapref.metrics import reliability_bins
 
 MODEL_COLOUR, PRIOR_COLOUR, UNIFORM_COLOUR = "#1f77b4", "#ff7f0e", "#7f7f7f"
 
@@ -82,7 +82,7 @@ def position_bias_figure(gaps: np.ndarray, flip_rate: float) -> Figure:
     """Histogram of |p(A | x) − p(B | swapped x)| without swap TTA."""
     fig = Figure(figsize=(6, 3.8))
     ax = fig.subplots()
-    ax.hist(gaps, bins=np.linspace(0, max(0.05, float(gaps.max()) if len(gaps) else 0.05), 31), color=MODEL_COLOUR)
+    ax.hist(gaps, bins=np.linspace(0, max(0.05, float(gaps.max()) if len(gaps) else 0.05), 31).tolist(), color=MODEL_COLOUR)
     ax.set(xlabel="|p(A | x) − p(B | swapped x)|", ylabel="pairs",
            title=f"position bias without TTA: argmax flips on {flip_rate:.1%} of pairs")
     fig.tight_layout()

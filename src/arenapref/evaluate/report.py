@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,36 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arenapref.data.schema import LABEL_COLUMNS, swap_pairs
-from arenapref.ensemble.calibration import binned_gap
-from arenapref.ensemble.pipeline import score
-from arenapref.evaluate.consistency import swap_consistency
-from arenapref.evaluate.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
-from arenapref.runs import (
-    PRED_COLUMNS,
-    Run,
-    atomic_dir,
-    check_run_dir,
-    read_json,
-    refuse_existing,
-    write_json,
-)
+from arenapref.data.schema import LABEL_COLUMNS, PRED_COLUMNS, swap_pairs
+from arenapref.metrics import UNIFORM_LOG_LOSS, accuracy, binned_gap, log_loss, score, swap_consistency
+from arenapref.runs import Run, atomic_dir, check_run_dir, read_json, refuse_existing, write_json
+from arenapref.text.scripts import REPORT_SCRIPTS, script_counts
 
 LEARNING_CURVE_FILE = "learning_curve.json"
-_SCRIPTS: dict[str, re.Pattern[str]] = {
-    name: re.compile(f"[{chars}]") for name, chars in (
-        ("Latin", "A-Za-z\u00C0-\u024F"),
-        ("Cyrillic", "\u0400-\u04FF"),
-        ("Chinese (Han)", "\u3400-\u4DBF\u4E00-\u9FFF"),
-        ("Japanese (kana)", "\u3040-\u30FF"),
-        ("Korean (Hangul)", "\u1100-\u11FF\uAC00-\uD7AF"),
-        ("Arabic", "\u0600-\u06FF"),
-        ("Devanagari", "\u0900-\u097F"),
-        ("Greek", "\u0370-\u03FF"),
-        ("Hebrew", "\u0590-\u05FF"),
-        ("Thai", "\u0E00-\u0E7F"),
-    )
-}
 SCRIPT_SAMPLE_CHARS = 4000
 
 
@@ -65,10 +40,10 @@ def dominant_script(text: str) -> str:
     Only the first :data:`SCRIPT_SAMPLE_CHARS` characters count: enough to tell, and fast on 10k-token answers.
     """
     text = text[:SCRIPT_SAMPLE_CHARS]
-    counts = {name: len(pattern.findall(text)) for name, pattern in _SCRIPTS.items()}
+    counts = script_counts(text, REPORT_SCRIPTS)
     if counts["Japanese (kana)"] and counts["Japanese (kana)"] >= 0.05 * counts["Chinese (Han)"]:
         counts["Japanese (kana)"] += counts.pop("Chinese (Han)")
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda name: counts[name])
     return best if counts[best] else "none (digits/symbols)"
 
 
@@ -149,7 +124,7 @@ def model_pair_tables(pairs: pd.DataFrame, targets: np.ndarray, proba: np.ndarra
 
 def position_bias(model: Any, pairs: pd.DataFrame) -> dict[str, Any]:
     """The model without swap TTA on x and on swapped x: flip rate, position bias, |p(A|x) − p(B|swap x)|
-    (see :func:`arenapref.evaluate.consistency.swap_consistency`)."""
+    (see :func:`arenapref.metrics.swap_consistency`)."""
     direct = model.predict_proba(pairs, swap_tta=False)
     swapped = model.predict_proba(swap_pairs(pairs), swap_tta=False)
     return swap_consistency(direct, swapped)
@@ -181,8 +156,8 @@ def read_report_inputs(run_dir: str | Path, data_paths: list[str | Path] | None 
         inputs.notes.append(f"training texts not found ({', '.join(missing) or 'no data_paths in config.yaml'}); "
                             f"pass --data to get the breakdowns, the model-pair tables and the position-bias check")
         return inputs
+    from arenapref.data.training import read_training_data
     from arenapref.data.validation import DataError
-    from arenapref.training import read_training_data
 
     try:
         pairs = read_training_data(paths, config, log=log)

@@ -31,12 +31,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from arenapref.text.scripts import FEATURE_SCRIPTS, char_class
 from arenapref.timing import stage
 
 _PATTERN_NAMES = ("lines", "paragraphs", "list_items", "numbered_items", "headers", "bold", "code_blocks",
                   "inline_code", "links", "table_rows", "sentences", "questions", "exclamations", "digits",
                   "uppercase", "punctuation", "emoji", "latex")
-_SCRIPT_NAMES = ("latin", "cyrillic", "cjk", "arabic")
+_SCRIPT_NAMES = tuple(FEATURE_SCRIPTS)
 TEXT_FEATURES: tuple[str, ...] = (
     "chars", "words", "unique_words", "unique_word_ratio", "avg_word_len", "words_per_sentence",
     *_PATTERN_NAMES, "refusals", "apologies", "hedges", *(f"script_{s}" for s in _SCRIPT_NAMES), "non_ascii",
@@ -127,12 +128,6 @@ _REFUSAL = (r"(?:i(?:'| a)?m (?:sorry|unable|not able)|i can(?:no|')t|i cannot|i
             r"i'm not comfortable|unethical|not able to (?:provide|assist|help))")
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|my mistake|i apologi)"
 _HEDGE = r"(?:however|it depends|it is important to|note that|keep in mind|consult)"
-_SCRIPT_CLASSES = {
-    "latin": r"[A-Za-z\x{00C0}-\x{024F}]",
-    "cyrillic": r"[\x{0400}-\x{04FF}]",
-    "cjk": r"[\x{3040}-\x{30FF}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}]",
-    "arabic": r"[\x{0600}-\x{06FF}]",
-}
 
 
 @functools.cache
@@ -170,7 +165,7 @@ def _patterns() -> dict[str, tuple[str, ...]]:
         "refusals": (word_start + _nocase(_REFUSAL),),
         "apologies": (word_start + _nocase(_APOLOGY),),
         "hedges": (hedge, hedge + w),
-        **{f"script_{name}": (cls,) for name, cls in _SCRIPT_CLASSES.items()},
+        **{f"script_{name}": (char_class(blocks, rust=True),) for name, blocks in FEATURE_SCRIPTS.items()},
         "non_ascii": (r"[^\x00-\x7F]",),
         "word_chars": (w,),
         "words": (f"{w}+",),
@@ -345,7 +340,8 @@ def _pair_features(pairs: pd.DataFrame) -> pd.DataFrame:
     missing_pairs: dict[bytes, tuple[int, int, int]] = {}
     for i, pk in enumerate(pair_keys):
         if pk not in _pair_cache and pk not in missing_pairs:
-            missing_pairs[pk] = tuple(need(keys[s][i], columns[s][i]) for s in range(3))
+            missing_pairs[pk] = (need(keys[0][i], columns[0][i]), need(keys[1][i], columns[1][i]),
+                                 need(keys[2][i], columns[2][i]))
     for s in range(3):
         for key, turns in zip(keys[s], columns[s]):
             if key not in _cache:

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from arenapref.data.schema import swap_pairs, swap_proba
-
-EPS = 1e-7
+from arenapref.metrics import EPS, normalise_proba
 
 
 @runtime_checkable
@@ -31,12 +30,6 @@ class PreferenceModel(Protocol):
 
     @classmethod
     def load(cls, path: Path) -> PreferenceModel: ...
-
-
-def normalise_proba(proba: np.ndarray) -> np.ndarray:
-    """Clip into (0, 1) and renormalise rows to sum to 1."""
-    proba = np.clip(np.asarray(proba, dtype=np.float64), EPS, 1.0)
-    return proba / proba.sum(axis=1, keepdims=True)
 
 
 def log_proba(proba: np.ndarray) -> np.ndarray:

@@ -14,8 +14,9 @@ time, and early stopping holds out target-domain rows only.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -26,8 +27,9 @@ from arenapref.data.schema import has_labels, swap_pairs, swap_proba, targets_of
 from arenapref.features.handmade import pair_features
 from arenapref.features.swap import check_swap_convention, swap_feature_frame
 from arenapref.features.tfidf import TfidfPairFeatures
-from arenapref.models.base import normalise_proba, soft_label_rows, swap_averaged
-from arenapref.runs import read_array, write_array, write_json
+from arenapref.metrics import normalise_proba
+from arenapref.models.base import soft_label_rows, swap_averaged
+from arenapref.runs import RunError, read_array, write_array, write_json
 from arenapref.timing import stage
 
 SOURCE_COLUMN = "source_domain"
@@ -125,9 +127,9 @@ class GBDTModel:
 
     def _train(self, train: tuple, valid: tuple | None, rounds: int) -> lgb.Booster:
         x, y, w = self._dataset(*train)
-        categorical = [SOURCE_COLUMN] if self.source_feature is not None else "auto"
+        categorical: list[str] | Literal["auto"] = [SOURCE_COLUMN] if self.source_feature is not None else "auto"
         data = lgb.Dataset(x, y, weight=w, free_raw_data=True, categorical_feature=categorical)
-        callbacks = []
+        callbacks: list[Callable[..., Any]] = []
         valid_sets = []
         if valid is not None:
             xv, yv, wv = self._dataset(*valid)
@@ -188,7 +190,8 @@ class GBDTModel:
             x = pd.concat([x, code], axis=1)
         num_iteration = self.booster_.best_iteration or None
         with stage("lightgbm predict"):
-            return normalise_proba(self.booster_.predict(x[self.feature_names_], num_iteration=num_iteration))
+            raw = self.booster_.predict(x[self.feature_names_], num_iteration=num_iteration)
+            return normalise_proba(np.asarray(raw))
 
     def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
         return self._predict_frame(self._features(pairs))
@@ -265,7 +268,10 @@ class GBDTModel:
         except TypeError as err:
             raise ValueError(f"{where}: 'params' do not fit this arenapref ({err})") from None
         check_lightgbm_model(path / "booster.txt", n_features=len(feature_names), num_class=3)
-        model.booster_ = lgb.Booster(model_file=str(path / "booster.txt"))
+        try:
+            model.booster_ = lgb.Booster(model_file=str(path / "booster.txt"))
+        except lgb.basic.LightGBMError as err:  # damage the structural check cannot see; the parser refused it
+            raise RunError(f"{path / 'booster.txt'}: damaged LightGBM model ({err})") from None
         built: dict[str, Any] = {"tfidf": None, "embed": None}
         for name, meta in blocks.items():
             if name not in built or not isinstance(meta, dict):

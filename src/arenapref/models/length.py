@@ -10,7 +10,8 @@ from sklearn.linear_model import LogisticRegression
 
 from arenapref.data.schema import swap_pairs, targets_of
 from arenapref.features.handmade import join_turns
-from arenapref.models.base import normalise_proba, soft_label_rows, softmax, swap_averaged
+from arenapref.metrics import normalise_proba
+from arenapref.models.base import soft_label_rows, softmax, swap_averaged
 from arenapref.runs import write_json
 
 

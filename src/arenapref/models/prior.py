@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from arenapref.data.schema import class_prior, swap_proba
-from arenapref.models.base import normalise_proba
+from arenapref.metrics import normalise_proba
 from arenapref.runs import read_json, write_json
 
 

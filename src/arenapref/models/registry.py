@@ -22,7 +22,7 @@ MODEL_TYPES: dict[str, str] = {
 MANIFEST = "model.json"
 
 
-def model_class(kind: str) -> type:
+def model_class(kind: str) -> type[PreferenceModel]:
     if kind not in MODEL_TYPES:
         raise ValueError(f"unknown model type {kind!r}; known: {sorted(MODEL_TYPES)}")
     module_name, attr = MODEL_TYPES[kind].split(":")

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from arenapref.data.validation import DataError, RowError, parse_turns
-from arenapref.evaluate.consistency import swap_consistency
 from arenapref.features.handmade import TEXT_FEATURES, text_features
+from arenapref.metrics import swap_consistency
 from arenapref.ranking.bt import bootstrap_bt, expected_scores, fit_bt
 
 # (feature of features.handmade, what the page calls it)
@@ -136,7 +136,7 @@ def build_pairs(answers: pd.DataFrame, baseline: str | None = None) -> pd.DataFr
 
 def judge_frame(pairs: pd.DataFrame) -> pd.DataFrame:
     """The pairs as the judge's canonical table (validated once more by ``clean_pair``)."""
-    from arenapref.api import clean_pair, pairs_frame
+    from arenapref.data.inputs import clean_pair, pairs_frame
 
     rows = [clean_pair(p, a, b, row_id=str(k)) for k, (p, a, b) in
             enumerate(zip(pairs["prompt"], pairs["response_a"], pairs["response_b"]))]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from arenapref.api import InputError, clean_pair, pairs_frame
+from arenapref.data.inputs import InputError, clean_pair, pairs_frame
 from arenapref.ranking.bt import ELO_SCALE, expected_scores, fit_bt
 
 Text = str | Sequence[str]

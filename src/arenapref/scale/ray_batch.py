@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import io
 import json
 import logging
@@ -312,13 +313,13 @@ def block_rows_iter(block: dict[str, Any], *, full: bool = False) -> Iterator[tu
             records = pf.read_row_group(block["row_group"], columns=wanted).to_pylist()
         for i, obj in enumerate(records):
             line = block["first_line"] + i
-            yield line, *_parse_or_error(lambda obj=obj, line=line: parse_record(uri, line, obj, json_encoded=False))
+            yield line, *_parse_or_error(functools.partial(parse_record, uri, line, obj, json_encoded=False))
         return
     text = _read_text(block)
     if fmt == "jsonl":
         for line, row_text in enumerate(io.StringIO(text, newline=""), start=block["first_line"]):
             if row_text.strip():
-                yield line, *_parse_or_error(lambda t=row_text, n=line: parse_jsonl_line(uri, n, t))
+                yield line, *_parse_or_error(functools.partial(parse_jsonl_line, uri, line, row_text))
         return
     csv.field_size_limit(sys.maxsize)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -341,7 +342,7 @@ def block_rows_iter(block: dict[str, Any], *, full: bool = False) -> Iterator[tu
             yield line, None, DataError(uri, f"{len(cells)} cells, the header has {len(header)}", line=line)
             continue
         obj = dict(zip(header, cells))
-        yield line, *_parse_or_error(lambda obj=obj, line=line: parse_record(uri, line, obj, json_encoded=True))
+        yield line, *_parse_or_error(functools.partial(parse_record, uri, line, obj, json_encoded=True))
 
 
 def _parse_or_error(parse: Callable[[], tuple[Any, dict[str, Any]]]) -> tuple[Any, dict[str, Any] | DataError]:
@@ -389,11 +390,10 @@ class BlockScorer:
 
     def __init__(self, run: str, swap_tta: bool | None, expected: dict[str, Any], output: str, mode: str,
                  shard_format: str, chunk_size: int, min_confidence: float) -> None:
-        import arenapref
-        from arenapref.runs import run_fingerprint
+        from arenapref.api import load
 
-        self.judge = arenapref.load(run, swap_tta=swap_tta)
-        got = {"run_fingerprint": run_fingerprint(self.judge.run_dir), "swap_tta": bool(self.judge.swap_tta)}
+        self.judge = load(run, swap_tta=swap_tta)
+        got = {"run_fingerprint": self.judge.fingerprint["run"], "swap_tta": bool(self.judge.swap_tta)}
         want = {k: expected[k] for k in got}
         if got != want:  # e.g. another copy of the run on this node of the cluster
             raise ValueError(f"{run}: the run this worker loaded does not match the driver's ({got} vs {want}); "
@@ -415,7 +415,8 @@ class BlockScorer:
         return out
 
     def _score_block(self, block: dict[str, Any]) -> tuple[int, int, dict[str, float]]:
-        from arenapref.api import pairs_frame, release_feature_cache
+        from arenapref.api import release_feature_cache
+        from arenapref.data.inputs import pairs_frame
 
         pseudo = self.mode == "pseudo"
         skip = set(block.get("skip_lines", ()))
@@ -452,7 +453,7 @@ class BlockScorer:
         return len(ids), len(ids), {c: float(proba[:, j].sum()) for j, c in enumerate(LABEL_COLUMNS)}
 
     def _write_pseudo(self, path: str, rows: list[dict[str, Any]], proba: np.ndarray) -> tuple[int, dict[str, float]]:
-        from arenapref.api import pairs_frame
+        from arenapref.data.inputs import pairs_frame
         from arenapref.data.readers import write_pairs
         from arenapref.pseudo import apply_soft_labels
 
@@ -530,9 +531,9 @@ def _run_swap_tta(run_dir: Path, override: bool | None) -> bool:
 
 
 def job_record(job: RayJob, files: list[dict[str, Any]], block_rows: int) -> dict[str, Any]:
-    from arenapref import __version__
     from arenapref.runs import check_run_dir, run_fingerprint
     from arenapref.scale.settings import SETTINGS_KIND
+    from arenapref.version import __version__
 
     run_dir = check_run_dir(job.run)
     return {"kind": SETTINGS_KIND, "engine": "ray", "mode": job.mode, "run_fingerprint": run_fingerprint(run_dir),
@@ -799,8 +800,8 @@ def write_text(dest: str, text: str) -> None:
 
 def pseudo_provenance(job: RayJob, result: RayResult) -> dict[str, Any]:
     """The provenance of a ``pseudo-label --engine ray`` job, the fields ``arenapref.pseudo`` writes."""
-    from arenapref import __version__
     from arenapref.runs import check_run_dir, read_json
+    from arenapref.version import __version__
 
     run_dir = check_run_dir(job.run)
     metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}

@@ -21,8 +21,8 @@ BINDING_KEYS = ("run_fingerprint", "swap_tta", "arenapref_version")
 
 def job_settings(judge: Any, **extra: Any) -> dict[str, Any]:
     """The settings of a job that scores with ``judge`` (a loaded run); ``extra`` adds job-specific ones."""
-    from arenapref import __version__
     from arenapref.runs import run_fingerprint
+    from arenapref.version import __version__
 
     if judge.run_dir is None:
         raise ValueError("a resumable job needs a judge loaded from a run directory (arenapref.load)")

@@ -27,8 +27,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from arenapref import __version__
-from arenapref.api import InputError, Judge, clean_pair, pairs_frame, release_feature_cache
+from arenapref.api import Judge, release_feature_cache
+from arenapref.data.inputs import InputError, clean_pair, pairs_frame
 from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS
 from arenapref.data.validation import fix_text
 from arenapref.explain import explain
@@ -36,6 +36,7 @@ from arenapref.serve.batcher import MicroBatcher
 from arenapref.serve.limits import BodySizeLimit
 from arenapref.serve.schemas import BatchResponse, CompareScores, Health, request_models
 from arenapref.serve.settings import Limits
+from arenapref.version import __version__
 
 STATIC = Path(__file__).resolve().parent / "static"
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -173,16 +174,17 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
         row = cleaned(body)
         proba = await batcher.submit([row])
         out = _scores(proba[0])
-        if body.explain:
+        if getattr(body, "explain", False):
             out["explanation"] = (await run_in_threadpool(explain_rows, [row]))[0].to_dict()
         return out
 
     @app.post("/v1/batch", response_model=BatchResponse, summary=f"Score up to {limits.max_items} pairs",
               responses=ERROR_RESPONSES)
     async def batch(body: batch_model) -> dict[str, Any]:  # type: ignore[valid-type]
-        rows = [cleaned(item, i) for i, item in enumerate(body.items)]
+        items = body.items  # type: ignore[attr-defined]  # a model built at start-up for the limits
+        rows = [cleaned(item, i) for i, item in enumerate(items)]
         proba = await batcher.submit(rows)
-        return {"results": [{"id": item.id, **_scores(p)} for item, p in zip(body.items, proba)]}
+        return {"results": [{"id": item.id, **_scores(p)} for item, p in zip(items, proba)]}
 
     @app.api_route("/v1/model", methods=["GET", "HEAD"], summary="What is loaded")
     async def model_info() -> dict[str, Any]:

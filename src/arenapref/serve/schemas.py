@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 
 from arenapref.serve.settings import Limits
 
-EXAMPLE = {"prompt": "What is the capital of Australia?",
+EXAMPLE: dict[str, Any] = {"prompt": "What is the capital of Australia?",
            "response_a": "Canberra.",
            "response_b": "Sydney is the capital of Australia."}
 
@@ -80,13 +80,14 @@ def request_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
     """The ``CompareRequest`` and ``BatchRequest`` models for these limits."""
     turns = _turns_type(limits)
     strict = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
-    fields = {"prompt": (turns, ...), "response_a": (turns, ...), "response_b": (turns, ...)}
+    # field definitions as create_model takes them: name -> (type, default), the type built for the limits
+    fields: dict[str, Any] = {"prompt": (turns, ...), "response_a": (turns, ...), "response_b": (turns, ...)}
     validators = {"check_chars": _field_chars(limits)}
     explain = (bool, Field(False, description="also return the top reasons behind the verdict (gbdt runs)"))
-    compare = create_model("CompareRequest", __config__=strict, __validators__=validators, explain=explain, **fields)
+    compare = create_model("CompareRequest", __config__=strict, __validators__=validators, **{"explain": explain, **fields})
     item_id = Annotated[str, StringConstraints(max_length=limits.max_id_chars)] | StrictInt | None
     item = create_model("BatchItem", __config__=ConfigDict(extra="forbid"), __validators__=validators,
-                        id=(item_id, None), **fields)
+                        **{"id": (item_id, None), **fields})
     batch = create_model("BatchRequest", __config__=ConfigDict(extra="forbid"),
                          items=(Annotated[list[item], Field(min_length=1, max_length=limits.max_items)], ...))
     return compare, batch

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from arenapref.data.rows import open_text
 from arenapref.data.sources.arena_conversations import read_arena_conversations
 from arenapref.data.sources.autoj import read_autoj
 from arenapref.data.sources.copilot_arena import read_copilot_arena
@@ -39,9 +40,8 @@ SOURCE_READERS: dict[str, Any] = {
 
 def _first_record(path: Path) -> dict[str, Any] | list[str] | None:
     """The first JSON object (JSONL line or first element of a JSON list), or the CSV header as a list."""
-    from arenapref.data.readers import _open_text
 
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         line = handle.readline()
         while line and not line.strip():
             line = handle.readline()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import check_keys, collect, json_records, one_hot, unique_id
 from arenapref.data.sources.conversation import conversation_pair
 from arenapref.data.validation import BadRow, RowError
@@ -37,7 +38,7 @@ def battle_row(raw: dict[str, Any], row_id: str, *, max_turns: int | None) -> di
             "response_a": resp_a, "response_b": resp_b, **one_hot(cls)}
 
 
-def read_arena_conversations(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_arena_conversations(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
                              source: str | None = None) -> tuple[pd.DataFrame, list[BadRow]]:
     seen: dict[str, int] = {}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import check_keys, collect, json_records, one_hot, require, text_of
 from arenapref.data.validation import BadRow, RowError
 
@@ -17,7 +18,7 @@ REQUIRED = ("label", "prompt", "response 1", "response 2")
 LABEL_CLASS = {0: 0, 1: 1, 2: 2}
 
 
-def read_autoj(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_autoj(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
                source: str | None = None) -> tuple[pd.DataFrame, list[BadRow]]:
     def convert(raw: dict[str, Any], line: int) -> dict[str, Any]:
         label = raw.get("label")

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow, RawRows, collect_rows, jsonl_rows, kaggle_rows, open_text
 from arenapref.data.schema import LABEL_COLUMNS, empty_pairs
 from arenapref.data.validation import BadRow, DataError, RowError
 
 # one canonical raw row per record, or several (UltraFeedback makes every rated pair of a prompt a row)
 Convert = Callable[[dict[str, Any], int], "dict[str, Any] | list[dict[str, Any]]"]
-Records = Iterator[tuple[int, dict[str, Any]]]
+# a record that could not even be parsed (a broken JSON line, a CSV row of the wrong width) is a RowError
+Records = RawRows
 DEFAULT_SEED = 0
 
 
@@ -64,16 +66,12 @@ def text_of(value: Any, field: str) -> str:
 
 
 def jsonl_records(path: Path) -> Records:
-    from arenapref.data import readers
-
-    return readers._jsonl_rows(path)
+    return jsonl_rows(path)
 
 
 def json_list_records(path: Path) -> Records:
     """Records of a file holding one JSON list of objects; the "line" of a record is its 1-based index."""
-    from arenapref.data import readers
-
-    with readers._open_text(path) as handle:
+    with open_text(path) as handle:
         try:
             data = json.load(handle)
         except json.JSONDecodeError as err:
@@ -96,9 +94,7 @@ def json_list_records(path: Path) -> Records:
 
 def json_records(path: Path) -> Records:
     """JSONL (``.jsonl``, ``.jsonl.gz``, ``.ndjson``) or one JSON list (anything else), by the first character."""
-    from arenapref.data import readers
-
-    with readers._open_text(path) as handle:
+    with open_text(path) as handle:
         first_line = ""
         while not first_line.strip():
             first_line = handle.readline()
@@ -117,9 +113,7 @@ def json_records(path: Path) -> Records:
 
 
 def csv_records(path: Path) -> Records:
-    from arenapref.data import readers
-
-    _, rows = readers._kaggle_rows(path)
+    _, rows = kaggle_rows(path)
     return rows
 
 
@@ -128,6 +122,8 @@ def check_keys(path: Path, records: Records, required: tuple[str, ...], fmt: str
     first = next(records, None)
     if first is None:
         raise DataError(path, "empty file: no records")
+    if isinstance(first[1], RowError):
+        raise DataError(path, str(first[1]), line=first[0])
     missing = [k for k in required if k not in first[1]]
     if missing:
         raise DataError(path, f"not the {fmt} format: missing key(s) {missing}; the first record has "
@@ -140,19 +136,19 @@ def check_keys(path: Path, records: Records, required: tuple[str, ...], fmt: str
     return chained()
 
 
-def collect(path: Path, records: Records, convert: Convert, *, on_bad_row: str, allow_soft_labels: bool,
+def collect(path: Path, records: Records, convert: Convert, *, on_bad_row: OnBadRow, allow_soft_labels: bool,
             source: str) -> tuple[pd.DataFrame, list[BadRow]]:
     """Convert every record and validate it like the canonical readers; the table has a ``source`` column."""
-    from arenapref.data import readers
-
     bad: list[BadRow] = []
 
     def converted() -> Records:
         for line, raw in records:
             try:
+                if isinstance(raw, RowError):  # broken before any format could read it
+                    raise raw
                 out = convert(raw, line)
             except RowError as err:
-                row_id = None if raw.get("id") is None else str(raw.get("id"))
+                row_id = None if isinstance(raw, RowError) or raw.get("id") is None else str(raw.get("id"))
                 if on_bad_row == "error":
                     raise DataError(path, str(err), line=line, row_id=row_id, field=err.field) from None
                 bad.append(BadRow(str(path), line, row_id, err.field, str(err)))
@@ -172,7 +168,7 @@ def collect(path: Path, records: Records, convert: Convert, *, on_bad_row: str, 
         yield first
         yield from rows
 
-    frame, more = readers._collect(path, chained(), json_encoded=False, labelled=None,
+    frame, more = collect_rows(path, chained(), json_encoded=False, labelled=None,
                                    allow_soft_labels=allow_soft_labels, on_bad_row=on_bad_row, source=source)
     return frame, sorted(bad + more, key=lambda b: b.line or 0)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import Records, check_keys, collect, one_hot
 from arenapref.data.validation import BadRow, DataError, RowError
 
@@ -31,7 +32,7 @@ def csv_records(path: Path) -> Records:
     yield from enumerate(table.to_dict(orient="records"), start=1)
 
 
-def read_copilot_arena(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_copilot_arena(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
                        source: str | None = None) -> tuple[pd.DataFrame, list[BadRow]]:
     def convert(raw: dict[str, Any], line: int) -> dict[str, Any]:
         index = str(raw.get("acceptedIndex", "")).strip()

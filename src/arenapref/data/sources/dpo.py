@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import (
     DEFAULT_SEED,
     check_keys,
@@ -68,7 +69,7 @@ def _score(raw: dict[str, Any], key: str) -> float | None:
         raise RowError(key, f"not a number: {value!r}") from None
 
 
-def read_dpo(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_dpo(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
              source: str | None = None, seed: int = DEFAULT_SEED) -> tuple[pd.DataFrame, list[BadRow]]:
     seen: dict[str, int] = {}
 

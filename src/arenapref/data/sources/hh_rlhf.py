@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import DEFAULT_SEED, check_keys, coin, collect, json_records, one_hot
 from arenapref.data.sources.conversation import transcript_messages, turns_of
 from arenapref.data.validation import BadRow, RowError
@@ -38,7 +39,7 @@ def split_transcripts(chosen: Any, rejected: Any) -> tuple[list[str], list[str],
     return prompt, answers_c, answers_r
 
 
-def read_hh_rlhf(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_hh_rlhf(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
                  source: str | None = None, seed: int = DEFAULT_SEED) -> tuple[pd.DataFrame, list[BadRow]]:
     stem = _stem(path)
 

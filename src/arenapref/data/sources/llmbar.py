@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import check_keys, collect, json_records, one_hot, require, text_of
 from arenapref.data.validation import BadRow, RowError
 
@@ -24,7 +25,7 @@ def _stem(path: Path) -> str:
     return name
 
 
-def read_llmbar(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_llmbar(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
                 source: str | None = None) -> tuple[pd.DataFrame, list[BadRow]]:
     stem = _stem(path)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.arena_conversations import battle_row
 from arenapref.data.sources.common import check_keys, collect, json_records, unique_id
 from arenapref.data.validation import BadRow, DataError, RowError
@@ -32,12 +33,14 @@ def _turn(raw: dict[str, Any]) -> int:
     return turn
 
 
-def read_mt_bench(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_mt_bench(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
                   source: str | None = None) -> tuple[pd.DataFrame, list[BadRow]]:
     records = json_records(path)
     first = next(records, None)
     if first is None:
         raise DataError(path, "empty file: no records")
+    if isinstance(first[1], RowError):
+        raise DataError(path, str(first[1]), line=first[0])
 
     def chained():
         yield first

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import check_keys, collect, json_records, one_hot, require, soft, text_of
 from arenapref.data.validation import BadRow, RowError
 
@@ -50,7 +51,7 @@ def votes_of(raw: dict[str, Any]) -> list[int]:
 
 
 def _reader(soft_labels: bool):
-    def read(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+    def read(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
              source: str | None = None) -> tuple[pd.DataFrame, list[BadRow]]:
         def convert(raw: dict[str, Any], line: int) -> dict[str, Any]:
             instruction = require(raw, "instruction")

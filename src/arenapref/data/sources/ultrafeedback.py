@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from arenapref.data.rows import OnBadRow
 from arenapref.data.sources.common import (
     DEFAULT_SEED,
     check_keys,
@@ -45,8 +46,8 @@ def completion_rating(completion: dict[str, Any], rating: str | None = None) -> 
         if key == "annotations":
             aspects = completion.get("annotations")
             if isinstance(aspects, dict):
-                values = [_number(a.get("Rating")) for a in aspects.values() if isinstance(a, dict)]
-                values = [v for v in values if v is not None]
+                numbers = (_number(a.get("Rating")) for a in aspects.values() if isinstance(a, dict))
+                values = [v for v in numbers if v is not None]
                 if values:
                     return sum(values) / len(values)
         else:
@@ -56,7 +57,7 @@ def completion_rating(completion: dict[str, Any], rating: str | None = None) -> 
     return None
 
 
-def read_ultrafeedback(path: Path, *, on_bad_row: str = "error", allow_soft_labels: bool = False,
+def read_ultrafeedback(path: Path, *, on_bad_row: OnBadRow = "error", allow_soft_labels: bool = False,
                        source: str | None = None, seed: int = DEFAULT_SEED, rating: str | None = None
                        ) -> tuple[pd.DataFrame, list[BadRow]]:
     if rating is not None and rating not in RATINGS:

@@ -18,6 +18,10 @@ from torch import nn
 
 from arenapref.models.llm.config import LoraSpec, ModelSpec
 
+# a transformers PreTrainedModel (or a peft PeftModel around one): its config, save_pretrained and
+# gradient-checkpointing switches are attributes that nn.Module's types do not know
+HFModel = Any
+
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 HEAD_NAMES = ("score", "classifier")
 ID2LABEL = {0: "A", 1: "B", 2: "tie"}
@@ -100,7 +104,7 @@ def head_name(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__}: no classification head named one of {HEAD_NAMES}")
 
 
-def replace_head(model: nn.Module, kind: str, seed: int) -> None:
+def replace_head(model: HFModel, kind: str, seed: int) -> None:
     """``mlp``: hidden -> hidden -> 3 with GELU instead of the single linear head."""
     if kind == "default":
         return
@@ -111,9 +115,10 @@ def replace_head(model: nn.Module, kind: str, seed: int) -> None:
         raise ValueError(f"head 'mlp' is not supported for {type(model).__name__}")
     hidden = linear.in_features
     gen = torch.Generator().manual_seed(seed)
-    mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 3))
+    first, last = nn.Linear(hidden, hidden), nn.Linear(hidden, 3)
+    mlp = nn.Sequential(first, nn.GELU(), last)
     with torch.no_grad():
-        for layer in (mlp[0], mlp[2]):
+        for layer in (first, last):
             layer.weight.normal_(0.0, 0.02, generator=gen)
             layer.bias.zero_()
     if isinstance(old, nn.Linear):
@@ -122,7 +127,7 @@ def replace_head(model: nn.Module, kind: str, seed: int) -> None:
         old.out_proj = mlp.to(linear.weight.dtype)
 
 
-def init_head(model: nn.Module, seed: int) -> None:
+def init_head(model: HFModel, seed: int) -> None:
     """Seeded head init, so two runs with the same seed start from the same classifier."""
     head = getattr(model, head_name(model))
     gen = torch.Generator().manual_seed(seed)
@@ -134,7 +139,7 @@ def init_head(model: nn.Module, seed: int) -> None:
                     module.bias.zero_()
 
 
-def zero_head(model: nn.Module) -> None:
+def zero_head(model: HFModel) -> None:
     """Zero the last linear layer of the head: logits start at 0 (uniform 1/3), whatever the hidden-state
     norm. Its gradient (p - y) x h is not zero, so it learns from the first step; layers before it (the
     ``mlp`` head) keep their random init so their gradients do not vanish."""
@@ -146,7 +151,7 @@ def zero_head(model: nn.Module) -> None:
             linears[-1].bias.zero_()
 
 
-def _forget_gguf(model: nn.Module) -> None:
+def _forget_gguf(model: HFModel) -> None:
     """GGUF weights arrive de-quantised to plain tensors, but transformers still marks the model as quantised
     (which blocks ``.to(dtype)``, bf16 inference and saving a plain config): drop the marks."""
     model.is_quantized = False
@@ -156,7 +161,7 @@ def _forget_gguf(model: nn.Module) -> None:
 
 
 def build_classifier(spec: ModelSpec, tokenizer: Any, *, seed: int = 42, weights_dir: Path | None = None,
-                     quantization: str | None = None, dtype: str | None = None) -> nn.Module:
+                     quantization: str | None = None, dtype: str | None = None) -> HFModel:
     """A 3-class ``AutoModelForSequenceClassification``.
 
     ``weights_dir`` (a saved full model: config.json + model.safetensors) wins over ``spec``; otherwise
@@ -211,8 +216,8 @@ def build_classifier(spec: ModelSpec, tokenizer: Any, *, seed: int = 42, weights
     return model
 
 
-def apply_lora(model: nn.Module, spec: LoraSpec, *, quantized: bool = False,
-               gradient_checkpointing: bool = False) -> nn.Module:
+def apply_lora(model: HFModel, spec: LoraSpec, *, quantized: bool = False,
+               gradient_checkpointing: bool = False) -> HFModel:
     """Wrap with peft LoRA (the head is fully trained via ``modules_to_save``); QLoRA prep when quantized."""
     from peft import LoraConfig, TaskType, get_peft_model
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenapref.data.schema import LABEL_COLUMNS
-from arenapref.models.base import normalise_proba
-from arenapref.runs import PRED_COLUMNS
+from arenapref.data.schema import LABEL_COLUMNS, PRED_COLUMNS
+from arenapref.metrics import normalise_proba
 
 
 def read_teacher(path: str | Path) -> pd.DataFrame:

@@ -23,8 +23,9 @@ from torch import nn
 
 from arenapref.data.folds import prompt_groups
 from arenapref.data.schema import has_labels
-from arenapref.models.base import normalise_proba
+from arenapref.metrics import normalise_proba
 from arenapref.models.llm.backbone import (
+    HFModel,
     apply_lora,
     build_classifier,
     build_tokenizer,
@@ -39,7 +40,7 @@ from arenapref.runs import read_json, write_json
 from arenapref.text.render import PairRenderer, tokenizer_encoder
 
 
-def merge_lora(net: nn.Module) -> nn.Module:
+def merge_lora(net: HFModel) -> HFModel:
     """Fold the LoRA update into the base weights (exact in fp32); a plain model is returned as is."""
     return net.merge_and_unload() if hasattr(net, "merge_and_unload") else net
 

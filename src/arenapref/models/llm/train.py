@@ -13,8 +13,8 @@ Runs single-process (CPU or one GPU) or under ``accelerate launch`` / ``torchrun
 then ``accelerate`` wraps the model (DDP, or FSDP / DeepSpeed from the launch config), every process
 takes every world-th pair of a step, and gradients are averaged across processes.
 
-Run it from the command line as ``python -m arenapref.models.llm.train --config RECIPE.yaml --data FILE
---out RUN_DIR`` (see ``main``); ``arenapref train`` runs it through ``LLMClassifier.fit`` instead.
+From the command line: ``arenapref train-llm`` / ``python -m arenapref.commands.train_llm`` (one model
+folder, under a launcher too); ``arenapref train`` runs it through ``LLMClassifier.fit`` with CV.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from arenapref.evaluate.metrics import log_loss
+from arenapref.metrics import log_loss
 from arenapref.models.llm.backbone import is_head_param, require_cuda
 from arenapref.models.llm.config import LLMConfig
 from arenapref.models.llm.encoding import SWAP_COLUMNS, EncodedPairs, collate
@@ -91,7 +91,8 @@ def load_trainable(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
 def build_optimizer(model: nn.Module, cfg: LLMConfig) -> torch.optim.Optimizer:
     """AdamW with two groups: the classification head (``head_lr``) and everything else (``lr``)."""
     spec = cfg.train
-    head, body = [], []
+    head: list[nn.Parameter] = []
+    body: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (head if is_head_param(name) else body).append(p)
@@ -325,43 +326,3 @@ def run_training(model: nn.Module, cfg: LLMConfig, train: EncodedPairs, valid: E
     result.best_step, result.best_val_log_loss = state["best_step"], state["best"]
     result.history = state["history"]
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m arenapref.models.llm.train``: fit one LLM recipe on files and save the model folder."""
-    import argparse
-
-    from arenapref.config import load_config
-    from arenapref.models.llm.model import LLMClassifier
-    from arenapref.models.registry import save_model
-    from arenapref.runs import refuse_existing
-    from arenapref.training import read_training_data
-
-    parser = argparse.ArgumentParser(prog="python -m arenapref.models.llm.train", description=main.__doc__)
-    parser.add_argument("--config", required=True, help="recipe YAML (model.type: llm)")
-    parser.add_argument("--data", required=True, nargs="+", help="training file(s)")
-    parser.add_argument("--eval-data", nargs="*", default=None, help="validation file(s) for early stopping")
-    parser.add_argument("--out", required=True, help="model folder to write (arenapref predict-ready)")
-    parser.add_argument("--resume", action="store_true", help="continue from train.checkpoint_dir")
-    parser.add_argument("--force", action="store_true")
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    if config["model"].get("type") != "llm":
-        parser.error(f"{args.config}: model.type must be llm")
-    params = dict(config["model"].get("params") or {})
-    params.setdefault("seed", config.get("seed", 42))
-    if args.resume:
-        params.setdefault("train", {})["resume"] = True
-    out = Path(args.out)
-    refuse_existing(out, force=args.force or args.resume, what="model folder")
-    pairs = read_training_data(args.data, config)
-    eval_pairs = read_training_data(args.eval_data, config) if args.eval_data else None
-    model = LLMClassifier(**params).fit(pairs, eval_pairs=eval_pairs)
-    if int(os.environ.get("RANK", "0")) == 0:
-        save_model(model, out)
-        print(f"saved {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
