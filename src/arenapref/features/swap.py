@@ -14,7 +14,9 @@ sample at fit time (``check_swap_convention``) and fall back to recomputing feat
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,16 +24,38 @@ import pandas as pd
 _ANTISYMMETRIC = re.compile(r"(_diff(_\d+)?|_rel)$")
 
 
-def swap_feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    columns = set(frame.columns)
-    for col in frame.columns:
-        if col.endswith("_a") and f"{col[:-2]}_b" in columns:
-            out[col] = frame[f"{col[:-2]}_b"]
-            out[f"{col[:-2]}_b"] = frame[col]
+@functools.cache
+def swap_permutation(columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The swap as column arithmetic: ``swapped[:, j] = sign[j] * frame[:, source[j]]`` (cached per columns;
+    do not modify the arrays)."""
+    index = {col: j for j, col in enumerate(columns)}
+    source = np.arange(len(columns))
+    sign = np.ones(len(columns))
+    for j, col in enumerate(columns):
+        stem = col[:-2]
+        if col.endswith("_a") and f"{stem}_b" in index:
+            source[j] = index[f"{stem}_b"]
+        elif col.endswith("_b") and f"{stem}_a" in index:
+            source[j] = index[f"{stem}_a"]
         elif _ANTISYMMETRIC.search(col):
-            out[col] = -frame[col]
-    return out
+            sign[j] = -1.0
+    return source, sign
+
+
+def swap_matrix(x: np.ndarray, columns: Sequence[str]) -> np.ndarray:
+    """:func:`swap_feature_frame` on a float matrix whose columns are ``columns`` (exact: an exchange and a
+    negation)."""
+    source, sign = swap_permutation(tuple(columns))
+    return x[:, source] * sign
+
+
+def swap_feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    source, sign = swap_permutation(tuple(frame.columns))
+    swapped = {}
+    for j, col in enumerate(frame.columns):
+        column = frame.iloc[:, source[j]]
+        swapped[col] = -column if sign[j] < 0 else column
+    return pd.DataFrame(swapped, index=frame.index)
 
 
 def check_swap_convention(direct: pd.DataFrame, of_swapped: pd.DataFrame) -> list[str]:

@@ -25,7 +25,7 @@ import pandas as pd
 from arenapref.data.folds import prompt_groups
 from arenapref.data.schema import has_labels, swap_pairs, swap_proba, targets_of
 from arenapref.features.handmade import pair_features
-from arenapref.features.swap import check_swap_convention, swap_feature_frame
+from arenapref.features.swap import check_swap_convention, swap_feature_frame, swap_matrix
 from arenapref.features.tfidf import TfidfPairFeatures
 from arenapref.metrics import normalise_proba
 from arenapref.models.base import soft_label_rows, swap_averaged
@@ -184,14 +184,20 @@ class GBDTModel:
         self.feature_names_ = list(booster.feature_name())
         return self
 
-    def _predict_frame(self, x: pd.DataFrame) -> np.ndarray:
+    def _matrix(self, x: pd.DataFrame) -> np.ndarray:
+        """The booster's input: the features in training order (+ the target source's code), float64 as
+        LightGBM reads a frame of int and float columns."""
         if self.source_feature is not None:
-            code = pd.Series(self.source_codes_[self.source_feature], name=SOURCE_COLUMN, index=x.index)
-            x = pd.concat([x, code], axis=1)
+            x = x.assign(**{SOURCE_COLUMN: self.source_codes_[self.source_feature]})
+        return x[self.feature_names_].to_numpy(dtype=np.float64)
+
+    def _predict_matrix(self, x: np.ndarray) -> np.ndarray:
         num_iteration = self.booster_.best_iteration or None
         with stage("lightgbm predict"):
-            raw = self.booster_.predict(x[self.feature_names_], num_iteration=num_iteration)
-            return normalise_proba(np.asarray(raw))
+            return normalise_proba(np.asarray(self.booster_.predict(x, num_iteration=num_iteration)))
+
+    def _predict_frame(self, x: pd.DataFrame) -> np.ndarray:
+        return self._predict_matrix(self._matrix(x))
 
     def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
         return self._predict_frame(self._features(pairs))
@@ -215,8 +221,8 @@ class GBDTModel:
             return swap_averaged(self._predict, pairs)
         # one feature pass: the swapped frame is derived exactly, so the average is exactly symmetric;
         # one booster call on both orientations stacked (rows are scored independently)
-        direct = self._features(pairs)
-        stacked = self._predict_frame(pd.concat([direct, swap_feature_frame(direct)], ignore_index=True))
+        direct = self._matrix(self._features(pairs))
+        stacked = self._predict_matrix(np.vstack([direct, swap_matrix(direct, self.feature_names_)]))
         n = len(direct)
         return normalise_proba(0.5 * (stacked[:n] + swap_proba(stacked[n:])))
 
