@@ -50,3 +50,19 @@ def test_state_round_trip_is_exact(arena_pairs: pd.DataFrame) -> None:
     test = arena_pairs.iloc[400:500]
     pd.testing.assert_frame_equal(again.transform(test), block.transform(test), check_exact=True)
     assert MAX_CHARS == 5000
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3)])
+def test_coded_transform_equals_scikit_learn_for_every_ngram_range(arena_pairs: pd.DataFrame,
+                                                                   ngram_range: tuple[int, int]) -> None:
+    """The transform path counts n-grams as integer codes; every order, with out-of-vocabulary tokens
+    between known ones, empty and one-token documents, and batches of one document."""
+    corpus = _corpus(arena_pairs.iloc[:300]) + HARD_TEXTS * 2
+    params = {**PARAMS, "ngram_range": ngram_range, "max_features": 4000}
+    slow, fast = TfidfVectorizer(**params).fit(corpus), FastTfidfVectorizer(**params).fit(corpus)
+    assert fast.vocabulary_ == slow.vocabulary_
+    held_out = _corpus(arena_pairs.iloc[300:420]) + HARD_TEXTS + ["", "a", "the", "zzqx the zzqx of the"]
+    assert fast._coded_vocab() is not None  # the coded path is the one under test
+    _same(fast.transform(held_out), slow.transform(held_out))
+    for doc in held_out[:5] + held_out[-4:]:
+        _same(fast.transform([doc]), slow.transform([doc]))

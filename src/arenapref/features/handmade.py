@@ -308,12 +308,19 @@ def text_features(turns: list[str]) -> np.ndarray:
     return _text_matrix([turns], [text], _words([text]))[0]
 
 
+_CHUNK_PAIRS = 4096
+
+
 def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
     """Numeric features of each pair (see module doc); one row per pair, same order.
 
     ``progress`` is accepted for compatibility; the vectorised pass has no per-row loop to report."""
     with stage("hand-made features"):
-        return _pair_features(pairs)
+        if len(pairs) <= _CHUNK_PAIRS:
+            return _pair_features(pairs)
+        # rows are independent: chunks keep the word tables of a few thousand texts in memory, not 170k
+        return pd.concat([_pair_features(pairs.iloc[i:i + _CHUNK_PAIRS])
+                          for i in range(0, len(pairs), _CHUNK_PAIRS)])
 
 
 def _store(cache: dict[bytes, np.ndarray], keys: list[bytes], rows: np.ndarray) -> None:

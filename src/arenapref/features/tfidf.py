@@ -36,7 +36,7 @@ class FastTfidfVectorizer(TfidfVectorizer):
     finds), then word n-grams joined by one space; any other analyzer setting uses scikit-learn's path.
     """
 
-    _CHUNK_DOCS = 8192  # documents per polars pass: bounds the exploded token table
+    _CHUNK_DOCS = 4096  # documents per polars pass: bounds the exploded token table
 
     def _fast(self) -> bool:
         return (self.analyzer == "word" and self.lowercase and self.preprocessor is None
@@ -58,51 +58,141 @@ class FastTfidfVectorizer(TfidfVectorizer):
                          .explode("term").drop_nulls("term"))
         return pl.concat(parts).group_by("doc", "term").len("count")
 
-    def _vocab_frame(self) -> pl.DataFrame:
-        # built once per fitted vocabulary (a predict call of a few rows would otherwise rebuild 30k terms)
-        cached = getattr(self, "_vocab_frame_cache", None)
+    def _fit_vocabulary(self, docs: list[str]) -> dict[str, int]:
+        """The vocabulary scikit-learn's fit would keep, from per-term document and total counts (one
+        chunk of n-gram strings in memory at a time, never the table of every document's terms).
+
+        Terms below an integer ``min_df`` never survive ``_limit_features``; with ``max_df`` at 1.0 its
+        ``max_features`` cut is ``(-tfs).argsort()[:limit]`` over the surviving terms in sorted order,
+        which is replayed here on the same array (same values, same dtype), ties included. The
+        vocabulary returned is then left unchanged by scikit-learn's own pruning."""
+        min_df = self.min_df if isinstance(self.min_df, Integral) else 1
+        parts: list[pl.DataFrame] = []
+        for i in range(0, len(docs), self._CHUNK_DOCS):
+            terms = self._terms(docs[i:i + self._CHUNK_DOCS])
+            parts.append(terms.group_by("term").agg(pl.len().alias("df"), pl.col("count").sum().alias("tf")))
+            if len(parts) == 4:  # merge as we go: the distinct terms, not the chunks, set the memory
+                parts = [pl.concat(parts).group_by("term").agg(pl.col("df").sum(), pl.col("tf").sum())]
+        if not parts:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        totals = pl.concat(parts).group_by("term").agg(pl.col("df").sum(), pl.col("tf").sum())
+        kept = totals.filter(pl.col("df") >= min_df).sort("term")
+        if kept.height == 0:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        limit = self.max_features
+        if limit is not None and kept.height > limit and self.max_df == 1.0:
+            tfs = kept["tf"].to_numpy().astype(self.dtype)
+            mask = np.zeros(kept.height, dtype=bool)
+            mask[(-tfs).argsort()[:limit]] = True
+            kept = kept.filter(pl.Series(mask))
+        return dict(zip(kept["term"].to_list(), range(kept.height)))
+
+    def _coded_vocab(self) -> CodedVocab | None:
+        """The fitted vocabulary as integers (see :func:`code_vocabulary`), built once per vocabulary."""
+        cached = getattr(self, "_coded_cache", None)
         if cached is None or cached[0] is not self.vocabulary_:
-            vocab = self.vocabulary_
-            frame = pl.DataFrame({"term": list(vocab), "col": list(vocab.values())},
-                                 schema={"term": pl.String, "col": pl.Int64})
-            cached = (vocab, frame)
-            self._vocab_frame_cache = cached
+            cached = (self.vocabulary_, code_vocabulary(self.vocabulary_, self.ngram_range[1]))
+            self._coded_cache = cached
         return cached[1]
+
+    def _coded_counts(self, docs: list[str], coded: CodedVocab, n_terms: int) -> sparse.csr_array:
+        """Term counts against a vocabulary without building n-gram strings: tokens become ids (one
+        join), n-grams become integer codes looked up in sorted arrays. Same counts as scikit-learn's
+        analyzer (tests/test_fast_tfidf.py)."""
+        table, unigram_col, orders, k = coded
+        lo, hi = self.ngram_range
+        tokens = (pl.DataFrame({"t": string_series([d.lower() for d in docs])}).with_row_index("doc")
+                  .select(pl.col("doc").cast(pl.Int64), pl.col("t").str.extract_all(f"[{word_class()}]{{2,}}")
+                          .alias("tok"))
+                  .explode("tok").drop_nulls("tok")
+                  .join(table, on="tok", how="left", maintain_order="left"))
+        doc = tokens["doc"].to_numpy()
+        tid = tokens["tid"].fill_null(-1).to_numpy()
+        hit_docs, hit_cols = [], []
+        if lo <= 1:
+            known = tid >= 0
+            cols = np.full(len(tid), -1, dtype=np.int64)
+            cols[known] = unigram_col[tid[known]]
+            keep = cols >= 0
+            hit_docs.append(doc[keep])
+            hit_cols.append(cols[keep])
+        for n, (codes, code_cols) in zip(range(2, hi + 1), orders):
+            if n < lo or len(tid) < n or len(codes) == 0:
+                continue
+            m = len(tid) - n + 1
+            valid = doc[:m] == doc[n - 1:]
+            code = np.zeros(m, dtype=np.int64)
+            for j in range(n):
+                part = tid[j:j + m]
+                valid &= part >= 0
+                code = code * k + np.maximum(part, 0)
+            code, at_doc = code[valid], doc[:m][valid]
+            at = np.minimum(np.searchsorted(codes, code), len(codes) - 1)
+            found = codes[at] == code
+            hit_docs.append(at_doc[found])
+            hit_cols.append(code_cols[at[found]])
+        rows = np.concatenate(hit_docs) if hit_docs else np.zeros(0, dtype=np.int64)
+        cols = np.concatenate(hit_cols) if hit_cols else np.zeros(0, dtype=np.int64)
+        matrix = sparse.csr_array((np.ones(len(rows), dtype=self.dtype), (rows, cols)),
+                                  shape=(len(docs), n_terms), dtype=self.dtype)
+        matrix.sum_duplicates()  # counts, with sorted indices as scikit-learn's own path leaves them
+        return matrix
 
     def _count_vocab(self, raw_documents, fixed_vocab):  # noqa: ANN001, ANN202 (scikit-learn's signature)
         if not self._fast():
             return super()._count_vocab(raw_documents, fixed_vocab)
         docs = list(raw_documents)
-        chunks = [self._terms(docs[i:i + self._CHUNK_DOCS]).with_columns(pl.col("doc") + i)
-                  for i in range(0, len(docs), self._CHUNK_DOCS)]
         if fixed_vocab:
-            vocabulary = self.vocabulary_
-            vocab = self._vocab_frame()
-            counts = pl.concat([c.join(vocab, on="term") for c in chunks]) if chunks else None
+            vocabulary, coded = self.vocabulary_, self._coded_vocab()
         else:
-            counts = pl.concat(chunks) if chunks else pl.DataFrame(schema={"doc": pl.UInt32, "term": pl.String,
-                                                                           "count": pl.UInt32})
-            # terms below an integer min_df never survive _limit_features, and dropping them first
-            # leaves its (-tf).argsort over the surviving terms unchanged
-            min_df = self.min_df if isinstance(self.min_df, Integral) else 1
-            kept = counts.group_by("term").len("df").filter(pl.col("df") >= min_df).select("term").sort("term")
-            if kept.height == 0:
-                raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-            kept = kept.with_row_index("col").with_columns(pl.col("col").cast(pl.Int64))
-            vocabulary = dict(zip(kept["term"].to_list(), kept["col"].to_list()))
-            counts = counts.join(kept, on="term")
-        n_docs, n_terms = len(docs), len(vocabulary)
-        if counts is None or counts.height == 0:
-            return vocabulary, sparse.csr_array((n_docs, n_terms), dtype=self.dtype)
-        counts = counts.sort("doc", "col")
-        rows = counts["doc"].to_numpy().astype(np.int64)
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_docs))])
-        index_dtype = np.int64 if indptr[-1] > np.iinfo(np.int32).max else np.int32
-        matrix = sparse.csr_array((counts["count"].to_numpy().astype(np.intc),
-                                   counts["col"].to_numpy().astype(index_dtype), indptr.astype(index_dtype)),
-                                  shape=(n_docs, n_terms), dtype=self.dtype)
-        matrix.sort_indices()
-        return vocabulary, matrix
+            vocabulary = self._fit_vocabulary(docs)
+            coded = code_vocabulary(vocabulary, self.ngram_range[1])
+        if coded is None:  # codes would overflow int64 (very long n-grams): scikit-learn's own path
+            return super()._count_vocab(docs, fixed_vocab)
+        # in chunks: the token table of one chunk is what memory holds
+        parts = [self._coded_counts(docs[i:i + self._CHUNK_DOCS], coded, len(vocabulary))
+                 for i in range(0, len(docs), self._CHUNK_DOCS)]
+        if not parts:
+            return vocabulary, sparse.csr_array((0, len(vocabulary)), dtype=self.dtype)
+        return vocabulary, parts[0] if len(parts) == 1 else sparse.vstack(parts, format="csr")
+
+
+# a vocabulary as integers: (token -> id table, unigram column per token id (-1: none),
+# per n-gram order n >= 2 (sorted codes, their columns), the code base K)
+CodedVocab = tuple[pl.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]], int]
+
+
+def code_vocabulary(vocabulary: dict[str, int], max_n: int) -> CodedVocab | None:
+    """Each token its terms use gets an id; an n-gram's code is its ids in base K (the number of such
+    tokens). None when K**max_n would overflow int64."""
+    tokens: dict[str, int] = {}
+    split = [(term.split(" "), col) for term, col in vocabulary.items()]
+    for parts, _ in split:
+        for tok in parts:
+            tokens.setdefault(tok, len(tokens))
+    k = max(len(tokens), 1)
+    if k ** max_n >= 2 ** 62:
+        return None
+    unigram_col = np.full(k, -1, dtype=np.int64)
+    by_order: dict[int, tuple[list[int], list[int]]] = {n: ([], []) for n in range(2, max_n + 1)}
+    for parts, col in split:
+        if len(parts) == 1:
+            unigram_col[tokens[parts[0]]] = col
+            continue
+        code = 0
+        for tok in parts:
+            code = code * k + tokens[tok]
+        by_order[len(parts)][0].append(code)
+        by_order[len(parts)][1].append(col)
+    orders = []
+    for n in range(2, max_n + 1):
+        codes = np.asarray(by_order[n][0], dtype=np.int64)
+        cols = np.asarray(by_order[n][1], dtype=np.int64)
+        order = np.argsort(codes)
+        orders.append((codes[order], cols[order]))
+    table = pl.DataFrame({"tok": list(tokens), "tid": list(tokens.values())},
+                         schema={"tok": pl.String, "tid": pl.Int64})
+    return table, unigram_col, orders, k
 
 
 def _row_cosine(x: sparse.csr_matrix, y: sparse.csr_matrix) -> np.ndarray:
