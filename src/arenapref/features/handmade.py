@@ -214,10 +214,15 @@ def _words(texts: list[str]) -> pl.DataFrame:
     return words.with_columns(pl.col("w").str.to_lowercase().alias("lower"))
 
 
-def _per_text(words: pl.DataFrame, n: int, expr: pl.Expr) -> np.ndarray:
-    got = words.group_by("tid").agg(expr.alias("v"))
-    out = np.zeros(n, dtype=np.float64)
-    out[got["tid"].to_numpy()] = got["v"].to_numpy()
+def _word_stats(words: pl.DataFrame, n: int) -> dict[str, np.ndarray]:
+    """Per text: number of words, their characters, distinct lower-cased words (one pass)."""
+    got = words.group_by("tid").agg(pl.len().alias("words"), pl.col("w").str.len_chars().sum().alias("word_chars"),
+                                    pl.col("lower").n_unique().alias("unique_words"))
+    tid = got["tid"].to_numpy()
+    out = {}
+    for name in ("words", "word_chars", "unique_words"):
+        out[name] = np.zeros(n, dtype=np.float64)
+        out[name][tid] = got[name].to_numpy()
     return out
 
 
@@ -245,9 +250,7 @@ def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) 
     frame = pl.DataFrame({"t": string_series(texts)}).select(exprs)
     c = {name: frame[name].to_numpy().astype(np.float64) for name in frame.columns}
     m = len(texts)
-    c["words"] = _per_text(words, m, pl.len())
-    c["word_chars"] = _per_text(words, m, pl.col("w").str.len_chars().sum())
-    c["unique_words"] = _per_text(words, m, pl.col("lower").n_unique())
+    c.update(_word_stats(words, m))
     n, n_words = c["chars"], c["words"]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = {k: np.where(n_words > 0, c[v] / n_words, 0.0) for k, v in
@@ -281,22 +284,25 @@ def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]],
                     ) -> np.ndarray:
     """(n, 6): turn count, Jaccard overlaps of the lower-cased word sets and the identical flag, for
     triples of (prompt, a, b) indices into ``sides`` / ``words``."""
-    sizes = _per_text(words, len(sides), pl.col("lower").n_unique())
+    sizes = _word_stats(words, len(sides))["unique_words"]
     idx = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
     n = len(idx)
-
-    def jaccard(x: int, y: int) -> np.ndarray:
-        # |X ∪ Y| per pair: distinct words over both texts; |X ∩ Y| = |X| + |Y| - |X ∪ Y|
-        link = pl.DataFrame({"pair": np.tile(np.arange(n), 2), "tid": np.concatenate([idx[:, x], idx[:, y]])},
-                            schema={"pair": pl.Int64, "tid": pl.UInt32})
-        both = link.join(words.select("tid", "lower"), on="tid").group_by("pair").agg(pl.col("lower").n_unique())
-        union = np.zeros(n, dtype=np.float64)
-        union[both["pair"].to_numpy()] = both["lower"].to_numpy()
-        inter = sizes[idx[:, x]] + sizes[idx[:, y]] - union
+    # |X ∪ Y| per pair and pairing (prompt-a, prompt-b, a-b): distinct words over both texts, in one
+    # join; |X ∩ Y| = |X| + |Y| - |X ∪ Y|
+    pairings = ((0, 1), (0, 2), (1, 2))
+    link = pl.DataFrame({"key": np.concatenate([np.arange(n) * 3 + j for j in range(3) for _ in range(2)]),
+                         "tid": np.concatenate([idx[:, side] for x, y in pairings for side in (x, y)])},
+                        schema={"key": pl.Int64, "tid": pl.UInt32})
+    both = link.join(words.select("tid", "lower"), on="tid").group_by("key").agg(pl.col("lower").n_unique())
+    union = np.zeros(3 * n, dtype=np.float64)
+    union[both["key"].to_numpy()] = both["lower"].to_numpy()
+    union = union.reshape(n, 3)
+    overlaps = []
+    for j, (x, y) in enumerate(pairings):
+        inter = sizes[idx[:, x]] + sizes[idx[:, y]] - union[:, j]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(union > 0, inter / union, 1.0)
-
-    pa, pb, ab = jaccard(0, 1), jaccard(0, 2), jaccard(1, 2)
+            overlaps.append(np.where(union[:, j] > 0, inter / union[:, j], 1.0))
+    pa, pb, ab = overlaps
     turns = np.array([len(sides[p]) for p in idx[:, 0]], dtype=np.float64)
     identical = np.array([float(sides[a] == sides[b]) for _, a, b in idx], dtype=np.float64)
     return np.column_stack([turns, pa, pb, pa - pb, ab, identical]).astype(np.float32)
