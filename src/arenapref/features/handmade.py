@@ -294,9 +294,9 @@ def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]],
                          "tid": np.concatenate([idx[:, side] for x, y in pairings for side in (x, y)])},
                         schema={"key": pl.Int64, "tid": pl.UInt32})
     both = link.join(words.select("tid", "lower"), on="tid").group_by("key").agg(pl.col("lower").n_unique())
-    union = np.zeros(3 * n, dtype=np.float64)
-    union[both["key"].to_numpy()] = both["lower"].to_numpy()
-    union = union.reshape(n, 3)
+    flat = np.zeros(3 * n, dtype=np.float64)
+    flat[both["key"].to_numpy()] = both["lower"].to_numpy()
+    union = flat.reshape(n, 3)
     overlaps = []
     for j, (x, y) in enumerate(pairings):
         inter = sizes[idx[:, x]] + sizes[idx[:, y]] - union[:, j]
