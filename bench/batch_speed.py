@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="run directory (e.g. from `arenapref demo`)")
     parser.add_argument("--rows", type=int, default=FULL_SIZE)
     parser.add_argument("--small", type=int, default=5_000, help="the small size, for the memory comparison")
-    parser.add_argument("--chunk-size", type=int, default=512)
+    parser.add_argument("--chunk-size", type=int, default=4096)
     args = parser.parse_args()
     model = json.loads((Path(args.run) / "model" / "model.json").read_text())["type"]
     rows_out = []

@@ -75,7 +75,7 @@ class RayJob:
     resume: bool = False
     force: bool = False
     on_bad_row: str = "error"
-    chunk_size: int = 512
+    chunk_size: int = 4096  # as `arenapref batch` (commands/batch.py DEFAULT_CHUNK)
     block_rows: int | None = None
     workers: int | None = None
     gpus_per_worker: float = 0.0
