@@ -231,9 +231,14 @@ class TfidfPairFeatures:
                 self.svd_components_ = TruncatedSVD(n_components=k, random_state=self.seed).fit(diff).components_
         return self
 
+    _CHUNK_PAIRS = 8192  # pairs per transform: bounds the three sparse matrices in memory
+
     def transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
         with stage("tfidf transform"):
-            return self._transform(pairs)
+            if len(pairs) <= self._CHUNK_PAIRS:
+                return self._transform(pairs)
+            return pd.concat([self._transform(pairs.iloc[i:i + self._CHUNK_PAIRS])
+                              for i in range(0, len(pairs), self._CHUNK_PAIRS)])
 
     def _transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
         vec = self.vectorizer_
