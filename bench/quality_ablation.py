@@ -150,6 +150,11 @@ def main() -> None:
     if wanted("pseudo"):
         labelled = pool(best_sets, best_extra)
         unl = pool(others)
+        if labelled is not None and unl is not None:  # the pool is what the recipe leaves unlabelled
+            unl = unl.loc[~unl["id"].isin(labelled["id"])]
+        if unl is None or unl.empty:
+            print(f"{'pseudo':<14} no pool left: cpu-best already trains on every row of the public sets")
+            return
         pseudo_w = {**(best["params"].get("source_weights") or {}), **{f"pseudo:{n}": DOWN for n in others}}
         t0 = time.perf_counter()
         oof = pseudo_cv(arena, folds, base, with_params(best, source_weights=pseudo_w),
