@@ -147,14 +147,13 @@ def main() -> None:
         t0 = time.perf_counter()
         cv = cross_validate(arena, spec, folds, swap_tta=True, progress=False, extra=extra)
         report(key, name, 0 if extra is None else len(extra), cv.oof, time.perf_counter() - t0)
+    labelled, unl = pool(best_sets, best_extra), pool(others)
     if wanted("pseudo"):
-        labelled = pool(best_sets, best_extra)
-        unl = pool(others)
         if labelled is not None and unl is not None:  # the pool is what the recipe leaves unlabelled
             unl = unl.loc[~unl["id"].isin(labelled["id"])]
-        if unl is None or unl.empty:
-            print(f"{'pseudo':<14} no pool left: cpu-best already trains on every row of the public sets")
-            return
+    if wanted("pseudo") and (unl is None or unl.empty):
+        print(f"{'pseudo':<14} no pool left: cpu-best already trains on every row of the public sets")
+    elif wanted("pseudo"):
         pseudo_w = {**(best["params"].get("source_weights") or {}), **{f"pseudo:{n}": DOWN for n in others}}
         t0 = time.perf_counter()
         oof = pseudo_cv(arena, folds, base, with_params(best, source_weights=pseudo_w),
