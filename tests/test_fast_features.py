@@ -97,3 +97,22 @@ def test_cache_gives_the_same_rows(arena_pairs: pd.DataFrame) -> None:
 @pytest.mark.parametrize("text", ["plain", "", "ı'm sorry"])
 def test_text_features_one_side(text: str) -> None:
     assert np.array_equal(handmade.text_features([text]), reference.text_features([text]))
+
+
+def test_chunked_passes_give_the_same_features(arena_pairs: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hand-made features and TF-IDF run in chunks on large inputs; chunk edges must not show."""
+    from arenapref.features.tfidf import FastTfidfVectorizer, TfidfPairFeatures
+
+    rows = arena_pairs.iloc[:300]
+    block = TfidfPairFeatures(max_features=3000, svd_components=4).fit(arena_pairs.iloc[300:700])
+    handmade.clear_cache()
+    whole_hand, whole_tfidf = handmade.pair_features(rows), block.transform(rows)
+    monkeypatch.setattr(handmade, "_CHUNK_PAIRS", 7)
+    monkeypatch.setattr(TfidfPairFeatures, "_CHUNK_PAIRS", 11)
+    monkeypatch.setattr(FastTfidfVectorizer, "_CHUNK_DOCS", 13)
+    handmade.clear_cache()
+    pd.testing.assert_frame_equal(handmade.pair_features(rows), whole_hand, check_exact=True)
+    pd.testing.assert_frame_equal(block.transform(rows), whole_tfidf, check_exact=True)
+    refit = TfidfPairFeatures(max_features=3000, svd_components=4).fit(arena_pairs.iloc[300:700])
+    assert refit.vectorizer_.vocabulary_ == block.vectorizer_.vocabulary_
+    np.testing.assert_array_equal(refit.vectorizer_.idf_, block.vectorizer_.idf_)
