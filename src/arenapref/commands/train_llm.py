@@ -42,8 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from arenapref.models.llm.model import LLMClassifier
-    from arenapref.models.registry import save_model
+    from arenapref.models.registry import model_class, save_model
+
+    llm_classifier = model_class("llm")  # a one-line hint when the llm extra is not installed
 
     config = load_config(args.config, sets=list(getattr(args, "sets", None) or []))
     if config["model"].get("type") != "llm":
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_existing(out, force=args.force or args.resume, what="model folder")
     pairs = read_training_data(args.data, config)
     eval_pairs = read_training_data(args.eval_data, config) if args.eval_data else None
-    model = LLMClassifier(**params).fit(pairs, eval_pairs=eval_pairs)
+    model = llm_classifier(**params).fit(pairs, eval_pairs=eval_pairs)
     if int(os.environ.get("RANK", "0")) == 0:
         save_model(model, out)
         print(f"saved {out}")
