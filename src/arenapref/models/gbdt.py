@@ -122,7 +122,7 @@ class GBDTModel:
     def _params(self) -> dict[str, Any]:
         params = {**DEFAULT_LGB_PARAMS, **(self.lgb_params or {})}
         params.update(objective="multiclass", num_class=3, metric="multi_logloss", verbosity=-1,
-                      seed=self.seed, num_threads=self.n_jobs, deterministic=True, force_row_wise=True)
+                      seed=self.seed, num_threads=self.n_jobs, deterministic=True, force_col_wise=True)
         return params
 
     def _train(self, train: tuple, valid: tuple | None, rounds: int) -> lgb.Booster:
