@@ -97,7 +97,7 @@ class FastTfidfVectorizer(TfidfVectorizer):
 
     def _coded_counts(self, docs: list[str], coded: CodedVocab, n_terms: int) -> sparse.csr_array:
         """Term counts against a vocabulary without building n-gram strings: tokens become ids (one
-        join), n-grams become integer codes looked up in sorted arrays. Same counts as scikit-learn's
+        join), n-grams become integer codes found by a hash join. Same counts as scikit-learn's
         analyzer (tests/test_fast_tfidf.py)."""
         table, unigram_col, orders, k = coded
         lo, hi = self.ngram_range
@@ -116,8 +116,8 @@ class FastTfidfVectorizer(TfidfVectorizer):
             keep = cols >= 0
             hit_docs.append(doc[keep])
             hit_cols.append(cols[keep])
-        for n, (codes, code_cols) in zip(range(2, hi + 1), orders):
-            if n < lo or len(tid) < n or len(codes) == 0:
+        for n, code_table in zip(range(2, hi + 1), orders):
+            if n < lo or len(tid) < n or code_table.height == 0:
                 continue
             m = len(tid) - n + 1
             valid = doc[:m] == doc[n - 1:]
@@ -126,11 +126,12 @@ class FastTfidfVectorizer(TfidfVectorizer):
                 part = tid[j:j + m]
                 valid &= part >= 0
                 code = code * k + np.maximum(part, 0)
-            code, at_doc = code[valid], doc[:m][valid]
-            at = np.minimum(np.searchsorted(codes, code), len(codes) - 1)
-            found = codes[at] == code
-            hit_docs.append(at_doc[found])
-            hit_cols.append(code_cols[at[found]])
+            # a hash join (polars) finds the vocabulary's n-grams among the codes: order does not matter,
+            # the sparse matrix below sorts its entries
+            hits = (pl.DataFrame({"doc": doc[:m][valid], "code": code[valid]})
+                    .join(code_table, on="code", how="inner"))
+            hit_docs.append(hits["doc"].to_numpy())
+            hit_cols.append(hits["col"].to_numpy())
         rows = np.concatenate(hit_docs) if hit_docs else np.zeros(0, dtype=np.int64)
         cols = np.concatenate(hit_cols) if hit_cols else np.zeros(0, dtype=np.int64)
         matrix = sparse.csr_array((np.ones(len(rows), dtype=self.dtype), (rows, cols)),
@@ -158,8 +159,8 @@ class FastTfidfVectorizer(TfidfVectorizer):
 
 
 # a vocabulary as integers: (token -> id table, unigram column per token id (-1: none),
-# per n-gram order n >= 2 (sorted codes, their columns), the code base K)
-CodedVocab = tuple[pl.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]], int]
+# per n-gram order n >= 2 a table of (code, column), the code base K)
+CodedVocab = tuple[pl.DataFrame, np.ndarray, list[pl.DataFrame], int]
 
 
 def code_vocabulary(vocabulary: dict[str, int], max_n: int) -> CodedVocab | None:
@@ -184,12 +185,8 @@ def code_vocabulary(vocabulary: dict[str, int], max_n: int) -> CodedVocab | None
             code = code * k + tokens[tok]
         by_order[len(parts)][0].append(code)
         by_order[len(parts)][1].append(col)
-    orders = []
-    for n in range(2, max_n + 1):
-        codes = np.asarray(by_order[n][0], dtype=np.int64)
-        cols = np.asarray(by_order[n][1], dtype=np.int64)
-        order = np.argsort(codes)
-        orders.append((codes[order], cols[order]))
+    orders = [pl.DataFrame({"code": by_order[n][0], "col": by_order[n][1]}, schema={"code": pl.Int64, "col": pl.Int64})
+              for n in range(2, max_n + 1)]
     table = pl.DataFrame({"tok": list(tokens), "tid": list(tokens.values())},
                          schema={"tok": pl.String, "tid": pl.Int64})
     return table, unigram_col, orders, k
