@@ -44,39 +44,72 @@ class FastTfidfVectorizer(TfidfVectorizer):
                 and self.token_pattern == r"(?u)\b\w\w+\b" and self.input == "content"
                 and self.ngram_range[0] >= 1)
 
-    def _terms(self, docs: list[str]) -> pl.DataFrame:
-        """(doc, term, count) of each document's n-grams, docs numbered from 0."""
-        lo, hi = self.ngram_range
-        tokens = (pl.DataFrame({"t": string_series([d.lower() for d in docs])}).with_row_index("doc")
-                  .select("doc", pl.col("t").str.extract_all(f"[{word_class()}]{{2,}}").alias("tok")))
-        parts = []
-        for n in range(lo, hi + 1):
-            gram = pl.element()
-            for k in range(1, n):
-                gram = pl.concat_str([gram, pl.lit(" "), pl.element().shift(-k)])
-            parts.append(tokens.select("doc", pl.col("tok").list.eval(gram).alias("term"))
-                         .explode("term").drop_nulls("term"))
-        return pl.concat(parts).group_by("doc", "term").len("count")
+    def _tokens(self, docs: list[str]) -> pl.DataFrame:
+        """(doc, tok) of every token in document order, docs numbered from 0: Python ``str.lower``, then
+        the maximal runs of 2+ Python ``\\w`` chars (what ``\\b\\w\\w+\\b`` finds)."""
+        return (pl.DataFrame({"t": string_series([d.lower() for d in docs])}).with_row_index("doc")
+                .select(pl.col("doc").cast(pl.Int64), pl.col("t").str.extract_all(f"[{word_class()}]{{2,}}")
+                        .alias("tok"))
+                .explode("tok").drop_nulls("tok"))
 
-    def _fit_vocabulary(self, docs: list[str]) -> dict[str, int]:
-        """The vocabulary scikit-learn's fit would keep, from per-term document and total counts (one
-        chunk of n-gram strings in memory at a time, never the table of every document's terms).
+    def _fit_vocabulary(self, docs: list[str]) -> dict[str, int] | None:
+        """The vocabulary scikit-learn's fit would keep, from per-n-gram document and total counts; the
+        n-grams are counted as integer codes (ids of the distinct tokens in base K), one chunk of
+        documents at a time, and only the surviving ones are spelt out. None when codes would overflow.
 
         Terms below an integer ``min_df`` never survive ``_limit_features``; with ``max_df`` at 1.0 its
         ``max_features`` cut is ``(-tfs).argsort()[:limit]`` over the surviving terms in sorted order,
         which is replayed here on the same array (same values, same dtype), ties included. The
         vocabulary returned is then left unchanged by scikit-learn's own pruning."""
+        lo, hi = self.ngram_range
         min_df = self.min_df if isinstance(self.min_df, Integral) else 1
+        starts = range(0, len(docs), self._CHUNK_DOCS)
+        distinct: pl.DataFrame | None = None
+        for i in starts:
+            chunk = self._tokens(docs[i:i + self._CHUNK_DOCS]).select("tok").unique()
+            distinct = chunk if distinct is None else pl.concat([distinct, chunk]).unique()
+        if distinct is None or distinct.height == 0:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        table = distinct.with_row_index("tid").with_columns(pl.col("tid").cast(pl.Int64))
+        k = table.height
+        if k ** hi >= 2 ** 62:
+            return None
         parts: list[pl.DataFrame] = []
-        for i in range(0, len(docs), self._CHUNK_DOCS):
-            terms = self._terms(docs[i:i + self._CHUNK_DOCS])
-            parts.append(terms.group_by("term").agg(pl.len().alias("df"), pl.col("count").sum().alias("tf")))
-            if len(parts) == 4:  # merge as we go: the distinct terms, not the chunks, set the memory
-                parts = [pl.concat(parts).group_by("term").agg(pl.col("df").sum(), pl.col("tf").sum())]
+        for i in starts:
+            tokens = self._tokens(docs[i:i + self._CHUNK_DOCS]).join(table, on="tok", how="left",
+                                                                     maintain_order="left")
+            doc, tid = tokens["doc"].to_numpy(), tokens["tid"].to_numpy()
+            for n in range(lo, hi + 1):
+                m = len(tid) - n + 1
+                if m <= 0:
+                    continue
+                valid = doc[:m] == doc[n - 1:]
+                code = np.zeros(m, dtype=np.int64)
+                for j in range(n):
+                    code = code * k + tid[j:j + m]
+                grams = pl.DataFrame({"doc": doc[:m][valid], "code": code[valid]})
+                parts.append(grams.group_by("code").agg(pl.len().alias("tf"), pl.col("doc").n_unique().alias("df"))
+                             .select(pl.lit(n, dtype=pl.Int64).alias("n"), "code", "tf", "df"))
+            if len(parts) >= 4 * (hi - lo + 1):  # merge as we go: distinct n-grams, not chunks, set the memory
+                parts = [pl.concat(parts).group_by("n", "code").agg(pl.col("tf").sum(), pl.col("df").sum())]
         if not parts:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        totals = pl.concat(parts).group_by("term").agg(pl.col("df").sum(), pl.col("tf").sum())
-        kept = totals.filter(pl.col("df") >= min_df).sort("term")
+        totals = (pl.concat(parts).group_by("n", "code").agg(pl.col("tf").sum(), pl.col("df").sum())
+                  .filter(pl.col("df") >= min_df))
+        words = table.sort("tid")["tok"]
+        spelt = []
+        for n in range(lo, hi + 1):
+            grams = totals.filter(pl.col("n") == n)
+            code = grams["code"].to_numpy()
+            digits = []
+            for _ in range(n):  # the last token is the lowest digit
+                digits.append(code % k)
+                code = code // k
+            names = [words.gather(d).alias(f"t{j}") for j, d in enumerate(reversed(digits))]
+            term = pl.DataFrame(names).select(pl.concat_str(pl.all(), separator=" ").alias("term")) if names else None
+            if term is not None and term.height:
+                spelt.append(grams.select("tf", "df").with_columns(term["term"]))
+        kept = pl.concat(spelt).sort("term") if spelt else pl.DataFrame()
         if kept.height == 0:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
         limit = self.max_features
@@ -101,11 +134,7 @@ class FastTfidfVectorizer(TfidfVectorizer):
         analyzer (tests/test_fast_tfidf.py)."""
         table, unigram_col, orders, k = coded
         lo, hi = self.ngram_range
-        tokens = (pl.DataFrame({"t": string_series([d.lower() for d in docs])}).with_row_index("doc")
-                  .select(pl.col("doc").cast(pl.Int64), pl.col("t").str.extract_all(f"[{word_class()}]{{2,}}")
-                          .alias("tok"))
-                  .explode("tok").drop_nulls("tok")
-                  .join(table, on="tok", how="left", maintain_order="left"))
+        tokens = self._tokens(docs).join(table, on="tok", how="left", maintain_order="left")
         doc = tokens["doc"].to_numpy()
         tid = tokens["tid"].fill_null(-1).to_numpy()
         hit_docs, hit_cols = [], []
@@ -146,9 +175,11 @@ class FastTfidfVectorizer(TfidfVectorizer):
         if fixed_vocab:
             vocabulary, coded = self.vocabulary_, self._coded_vocab()
         else:
-            vocabulary = self._fit_vocabulary(docs)
-            coded = code_vocabulary(vocabulary, self.ngram_range[1])
-        if coded is None:  # codes would overflow int64 (very long n-grams): scikit-learn's own path
+            fitted = self._fit_vocabulary(docs)
+            if fitted is None:  # codes would overflow int64 (very long n-grams): scikit-learn's own path
+                return super()._count_vocab(docs, fixed_vocab)
+            vocabulary, coded = fitted, code_vocabulary(fitted, self.ngram_range[1])
+        if coded is None:
             return super()._count_vocab(docs, fixed_vocab)
         # in chunks: the token table of one chunk is what memory holds
         parts = [self._coded_counts(docs[i:i + self._CHUNK_DOCS], coded, len(vocabulary))
