@@ -112,3 +112,21 @@ def test_swapped_features_derive_exactly_from_the_direct_ones(arena_pairs: pd.Da
     broken_swapped = features(swap_pairs(sample)).assign(extra_a=np.arange(len(sample)), extra_b=1.0,
                                                          lopsided=-np.arange(len(sample)))
     assert check_swap_convention(broken, broken_swapped) == ["lopsided"]
+
+
+def test_column_wise_histograms_grow_the_same_trees(arena_pairs: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GBDTModel asks LightGBM for column-wise histograms because they are faster here; they must not
+    change the model (a LightGBM upgrade that broke this would change every run's predictions)."""
+    from arenapref.models import gbdt
+
+    spec = {"type": "gbdt", "params": {"n_estimators": 60, "early_stopping_rounds": 10,
+                                       "tfidf": {"max_features": 2000, "svd_components": 4}}}
+    rows = arena_pairs.iloc[:400]
+    col_wise = build_model(spec).fit(rows)
+    params = gbdt.GBDTModel._params
+    monkeypatch.setattr(gbdt.GBDTModel, "_params", lambda self: {
+        **{k: v for k, v in params(self).items() if k != "force_col_wise"}, "force_row_wise": True})
+    row_wise = build_model(spec).fit(rows)
+    dumps = [m.booster_.model_to_string() for m in (col_wise, row_wise)]
+    assert "[force_col_wise: 1]" in dumps[0] and "[force_row_wise: 1]" in dumps[1]  # both modes really ran
+    assert dumps[0].split("parameters:")[0] == dumps[1].split("parameters:")[0]
