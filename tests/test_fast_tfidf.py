@@ -66,3 +66,12 @@ def test_coded_transform_equals_scikit_learn_for_every_ngram_range(arena_pairs: 
     _same(fast.transform(held_out), slow.transform(held_out))
     for doc in held_out[:5] + held_out[-4:]:
         _same(fast.transform([doc]), slow.transform([doc]))
+
+
+def test_fit_transform_is_fit_then_transform(arena_pairs: pd.DataFrame) -> None:
+    """TfidfPairFeatures.fit takes the SVD's input from fit_transform instead of a second transform."""
+    corpus = _corpus(arena_pairs.iloc[:500]) + HARD_TEXTS * 2
+    for max_features in (30000, 500):
+        params = {**PARAMS, "max_features": max_features}
+        together = FastTfidfVectorizer(**params).fit_transform(corpus)
+        _same(together, FastTfidfVectorizer(**params).fit(corpus).transform(corpus))

@@ -247,12 +247,11 @@ class TfidfPairFeatures:
                                            sublinear_tf=True, min_df=2, dtype=np.float32)
         corpus = _texts(pairs["prompt"]) + _texts(pairs["response_a"]) + _texts(pairs["response_b"])
         with stage("tfidf fit"):
-            self.vectorizer_.fit(corpus)
+            # the fit's own matrix is the transform of the corpus (tests/test_fast_tfidf.py): no second pass
+            mat = self.vectorizer_.fit_transform(corpus)
         self.svd_components_: np.ndarray | None = None
         if self.svd_components > 0:
             n = len(pairs)
-            with stage("tfidf transform"):
-                mat = self.vectorizer_.transform(corpus)
             with stage("svd fit"):
                 diff = sparse.vstack([mat[n:2 * n] - mat[2 * n:], mat[2 * n:] - mat[n:2 * n]])
                 k = min(self.svd_components, max(1, min(diff.shape) - 1))
