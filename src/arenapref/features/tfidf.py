@@ -54,8 +54,8 @@ class FastTfidfVectorizer(TfidfVectorizer):
 
     def _fit_vocabulary(self, docs: list[str]) -> dict[str, int] | None:
         """The vocabulary scikit-learn's fit would keep, from per-n-gram document and total counts; the
-        n-grams are counted as integer codes (ids of the distinct tokens in base K), one chunk of
-        documents at a time, and only the surviving ones are spelt out. None when codes would overflow.
+        n-grams are counted as integer codes (ids of the distinct tokens in a fixed base K), one chunk
+        of documents at a time, and only the surviving ones are spelt out. None when codes would overflow.
 
         Terms below an integer ``min_df`` never survive ``_limit_features``; with ``max_df`` at 1.0 its
         ``max_features`` cut is ``(-tfs).argsort()[:limit]`` over the surviving terms in sorted order,
@@ -63,21 +63,21 @@ class FastTfidfVectorizer(TfidfVectorizer):
         vocabulary returned is then left unchanged by scikit-learn's own pruning."""
         lo, hi = self.ngram_range
         min_df = self.min_df if isinstance(self.min_df, Integral) else 1
-        starts = range(0, len(docs), self._CHUNK_DOCS)
-        distinct: pl.DataFrame | None = None
-        for i in starts:
-            chunk = self._tokens(docs[i:i + self._CHUNK_DOCS]).select("tok").unique()
-            distinct = chunk if distinct is None else pl.concat([distinct, chunk]).unique()
-        if distinct is None or distinct.height == 0:
-            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        table = distinct.with_row_index("tid").with_columns(pl.col("tid").cast(pl.Int64))
-        k = table.height
-        if k ** hi >= 2 ** 62:
-            return None
+        k = int((2 ** 63) ** (1 / hi))  # the largest base whose codes of hi tokens fit in int64
+        while k ** hi >= 2 ** 63:
+            k -= 1
+        # tokens are numbered as they first appear, one tokenisation per chunk
+        table = pl.DataFrame(schema={"tok": pl.String, "tid": pl.Int64})
         parts: list[pl.DataFrame] = []
-        for i in starts:
-            tokens = self._tokens(docs[i:i + self._CHUNK_DOCS]).join(table, on="tok", how="left",
-                                                                     maintain_order="left")
+        for i in range(0, len(docs), self._CHUNK_DOCS):
+            tokens = self._tokens(docs[i:i + self._CHUNK_DOCS])
+            new = tokens.select("tok").unique(maintain_order=True).join(table, on="tok", how="anti")
+            if new.height:
+                table = pl.concat([table, new.with_row_index("tid", offset=table.height)
+                                   .select("tok", pl.col("tid").cast(pl.Int64))])
+                if table.height > k:
+                    return None
+            tokens = tokens.join(table, on="tok", how="left", maintain_order="left")
             doc, tid = tokens["doc"].to_numpy(), tokens["tid"].to_numpy()
             for n in range(lo, hi + 1):
                 m = len(tid) - n + 1
@@ -92,7 +92,7 @@ class FastTfidfVectorizer(TfidfVectorizer):
                              .select(pl.lit(n, dtype=pl.Int64).alias("n"), "code", "tf", "df"))
             if len(parts) >= 4 * (hi - lo + 1):  # merge as we go: distinct n-grams, not chunks, set the memory
                 parts = [pl.concat(parts).group_by("n", "code").agg(pl.col("tf").sum(), pl.col("df").sum())]
-        if not parts:
+        if not parts or table.height == 0:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
         totals = (pl.concat(parts).group_by("n", "code").agg(pl.col("tf").sum(), pl.col("df").sum())
                   .filter(pl.col("df") >= min_df))
