@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from arenapref.data.locate import find_arena_dir, train_files  # noqa: E402
 from arenapref.data.readers import read_pairs  # noqa: E402
+from arenapref.scale.rows import DEFAULT_CHUNK  # noqa: E402
 
 FULL_SIZE = 57_477
 
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="run directory (e.g. from `arenapref demo`)")
     parser.add_argument("--rows", type=int, default=FULL_SIZE)
     parser.add_argument("--small", type=int, default=5_000, help="the small size, for the memory comparison")
-    parser.add_argument("--chunk-size", type=int, default=4096)
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
     args = parser.parse_args()
     model = json.loads((Path(args.run) / "model" / "model.json").read_text())["type"]
     rows_out = []

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from arenapref.data.folds import grouped_folds
+from arenapref.data.public import PREFIX as PUBLIC_PREFIX
 from arenapref.data.readers import concat_pairs
 from arenapref.data.schema import oof_table, targets_of
 from arenapref.data.training import read_training_data
@@ -39,14 +40,14 @@ def train_run(data_paths: Sequence[str | Path], config: dict[str, Any], out_dir:
                          "`arenapref blend`, not `arenapref train`")
     refuse_existing(out_dir, force=force, what="run directory")
     check_writable(out_dir)  # before the CV, not after it
+    extra_paths = list(config.get("data", {}).get("extra") or [])
+    unresolved = [e for e in extra_paths if str(e).startswith(PUBLIC_PREFIX)]
+    if unresolved:  # before any file is read
+        raise ValueError(f"data.extra: {unresolved[0]} is a public set name, not a file; resolve it with "
+                         f"arenapref.data.training.resolve_recipe_data (as `arenapref train` does)")
     start = time.perf_counter()
     pairs = read_training_data(data_paths, config, fmt=fmt, log=log)
     log(f"read {len(pairs):,} labelled pairs from {len(data_paths)} file(s)")
-    extra_paths = list(config.get("data", {}).get("extra") or [])
-    unresolved = [e for e in extra_paths if str(e).startswith("public:")]
-    if unresolved:
-        raise ValueError(f"data.extra: {unresolved[0]} is a public set name, not a file; resolve it with "
-                         f"arenapref.data.training.resolve_recipe_data (as `arenapref train` does)")
     # data.extra: other data sets that train every fold and the final model but are never validated on
     extra = read_training_data(extra_paths, config, log=log) if extra_paths else None
     if extra is not None:

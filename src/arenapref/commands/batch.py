@@ -42,11 +42,14 @@ from typing import Any
 
 from arenapref.data.validation import DataError
 from arenapref.runs import OutputExistsError
-from arenapref.scale.rows import check_on_bad_row, id_key, parse_jsonl_line, score_line, skipped_record
-
-# rows per model call: bench/batch_speed.py on 57,477 rows, 2 cores: 512 -> 1,646 rows/s, 2,048 -> 2,227,
-# 4,096 -> 2,677 (peak RSS 369 -> 430 MiB, still flat in the input size)
-DEFAULT_CHUNK = 4096
+from arenapref.scale.rows import (
+    DEFAULT_CHUNK,
+    check_on_bad_row,
+    id_key,
+    parse_jsonl_line,
+    score_line,
+    skipped_record,
+)
 
 
 @dataclass

@@ -46,6 +46,7 @@ import pandas as pd
 from arenapref.data.schema import LABEL_COLUMNS, TEXT_COLUMNS
 from arenapref.data.validation import DataError
 from arenapref.scale.rows import (
+    DEFAULT_CHUNK,
     check_on_bad_row,
     id_key,
     parse_jsonl_line,
@@ -75,7 +76,7 @@ class RayJob:
     resume: bool = False
     force: bool = False
     on_bad_row: str = "error"
-    chunk_size: int = 4096  # as `arenapref batch` (commands/batch.py DEFAULT_CHUNK)
+    chunk_size: int = DEFAULT_CHUNK
     block_rows: int | None = None
     workers: int | None = None
     gpus_per_worker: float = 0.0
