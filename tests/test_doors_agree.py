@@ -123,3 +123,30 @@ def test_every_door_gives_the_same_floats(runs: dict[bool, Path], rows: tuple[pd
     # the two recipes really differ, so the test can tell a door that ignores predict.swap_tta
     other = arenapref.load(runs[not swap_tta]).predict(table.iloc[:50])
     assert not np.array_equal(other, np.array([reference[i] for i in ids[:50]]))
+
+
+def test_batches_in_parallel_give_the_floats_of_one_batch(runs: dict[bool, Path],
+                                                          rows: tuple[pd.DataFrame, Path]) -> None:
+    """The judge scores batches on two threads when the model allows it: the output keeps the row
+    order and the floats of one batch of every row, and a model that does not allow it stays serial."""
+    import threading
+
+    judge = arenapref.load(runs[True])
+    assert judge.model.parallel_predict
+    table, _ = rows
+    whole = judge.predict_pairs(table, batch_size=len(table))
+    threads: set[int] = set()
+    predict = judge.model.predict_proba
+
+    def spy(pairs: pd.DataFrame, **kw: object) -> np.ndarray:
+        threads.add(threading.get_ident())
+        return predict(pairs, **kw)
+
+    judge.model.predict_proba = spy  # type: ignore[method-assign]
+    np.testing.assert_array_equal(judge.predict_pairs(table, batch_size=37), whole)
+    assert len(threads) == 2, "14 batches of a parallel-safe model run on two threads"
+    threads.clear()
+    judge.model.embed = {"model": "stays-serial"}  # a sentence encoder makes the model serial
+    assert not judge.model.parallel_predict
+    np.testing.assert_array_equal(judge.predict_pairs(table, batch_size=37), whole)
+    assert threads == {threading.get_ident()}

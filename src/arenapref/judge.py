@@ -13,8 +13,10 @@ must have the same number of turns. Swap averaging (``swap_tta``) follows the ru
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,9 @@ from arenapref.models.registry import load_model
 from arenapref.runs import Run
 
 Text = str | Sequence[str]
-DEFAULT_BATCH_SIZE = 1024
+# pairs per model call: large enough that the vectorised feature passes amortise their set-up, small
+# enough that two batches in flight stay a few hundred MB
+DEFAULT_BATCH_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,15 @@ class Judge:
     def predict_pairs(self, pairs: pd.DataFrame, *, swap_tta: bool | None = None,
                       batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """(n, 3) probabilities for an already canonical, validated pairs table."""
-        swap = self._swap(swap_tta)
-        parts = [self.model.predict_proba(pairs.iloc[i:i + batch_size], swap_tta=swap)
-                 for i in range(0, len(pairs), batch_size)]
+        predict = functools.partial(self.model.predict_proba, swap_tta=self._swap(swap_tta))
+        batches = [pairs.iloc[i:i + batch_size] for i in range(0, len(pairs), batch_size)]
+        if len(batches) > 1 and getattr(self.model, "parallel_predict", False):
+            # rows are scored independently: two batches at once keep both cores busy through the
+            # single-threaded parts (Python, numpy) of each batch; the order of the output is kept
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                parts = list(pool.map(predict, batches))
+        else:
+            parts = [predict(b) for b in batches]
         return normalise_proba(np.vstack(parts)) if parts else np.zeros((0, 3))
 
     def predict(self, df: pd.DataFrame, *, swap_tta: bool | None = None,

@@ -6,7 +6,9 @@ for every per-response feature, the value for A, for B, their difference and the
 ``*_diff``/``*_rel`` exactly, so the swapped frame never needs a second pass over the text.
 
 Speed: every distinct text is described once, by polars string kernels (Rust regex) over the whole
-column, instead of one Python regex call per feature per text. The definitions are those of Python
+column, instead of one Python regex call per feature per text; the per-character counts (digits,
+scripts, punctuation, ...) come from one code-point table lookup and one ``bincount`` over all texts
+(:func:`_char_counts`), and chunks of pairs run two at a time. The definitions are those of Python
 ``re`` (the previous implementation, kept in tests/support/handmade_reference.py and compared on every
 real arena row by tests/test_fast_features.py): Rust regex and Python ``re`` disagree on ``\\w``, ``\\d``,
 ``\\s``, ``\\b`` and case folding at the edges of Unicode, and Rust has no lookarounds, so the patterns
@@ -91,7 +93,7 @@ def _all_chars() -> str:
 @functools.cache
 def _py_class(pattern: str) -> str:
     """Class body of every code point that Python's ``re`` matches with ``pattern`` (one char)."""
-    return _ranges(re.findall(pattern, _all_chars()))
+    return _ranges(map(chr, _py_points(pattern).tolist()))
 
 
 @functools.cache
@@ -155,19 +157,10 @@ def _patterns() -> dict[str, tuple[str, ...]]:
         "table_rows": (f"(?m)^{s}*\\|.*\\|{s}*$",),
         # Python's non-multiline $ also matches before a final \n, which {s} has already taken first
         "sentences": (f"[.!?。！？]+(?:{s}|$)",),
-        "questions": ("[?？]",),
-        "exclamations": ("[!！]",),
-        "digits": (d,),
-        "uppercase": ("[A-Z]",),
-        "punctuation": ("[.,;:!?()\\[\\]{}\"'«»“”‘’\\-–—]",),
-        "emoji": (r"[\x{1F300}-\x{1FAFF}\x{2600}-\x{27BF}]",),
         "latex": (r"\$[^$\n]+\$|\\\(|\\\[|\\frac|\\begin\{",),
         "refusals": (word_start + _nocase(_REFUSAL),),
         "apologies": (word_start + _nocase(_APOLOGY),),
         "hedges": (hedge, hedge + w),
-        **{f"script_{name}": (char_class(blocks, rust=True),) for name, blocks in FEATURE_SCRIPTS.items()},
-        "non_ascii": (r"[^\x00-\x7F]",),
-        "word_chars": (w,),
         "words": (f"{w}+",),
     }
 
@@ -196,31 +189,74 @@ def _count(col: pl.Expr, pattern: str) -> pl.Expr:
     return col.str.count_matches(pattern, literal=pattern in ("\n", "```")).cast(pl.Int64)
 
 
-def _char_count(col: pl.Expr, cls: str) -> pl.Expr:
-    # chars of one class: length minus the length with every run of them removed (one regex match per
-    # run instead of per char)
-    return (col.str.len_chars() - col.str.replace_all(cls + "+", "").str.len_chars()).cast(pl.Int64)
+# Python-re definitions of the per-character counts (one char each), counted by a code-point table
+_CHAR_PATTERNS: dict[str, str] = {
+    "questions": "[?？]",
+    "exclamations": "[!！]",
+    "digits": r"\d",
+    "uppercase": "[A-Z]",
+    "punctuation": "[.,;:!?()\\[\\]{}\"'«»“”‘’\\-–—]",
+    "emoji": "[\U0001F300-\U0001FAFF\u2600-\u27BF]",
+    **{f"script_{name}": char_class(blocks) for name, blocks in FEATURE_SCRIPTS.items()},
+    "word_chars": r"\w",  # a word's chars are \w runs: their sum is the count of \w chars
+}
+_CHAR_CLASSES = (*_CHAR_PATTERNS, "non_ascii")
 
 
-_CHAR_CLASSES = ("questions", "exclamations", "digits", "uppercase", "punctuation", "emoji",
-                 *(f"script_{s}" for s in _SCRIPT_NAMES), "non_ascii")
+@functools.cache
+def _py_points(pattern: str) -> np.ndarray:
+    """Every code point that Python's ``re`` matches with the one-char ``pattern``."""
+    return np.frombuffer("".join(re.findall(pattern, _all_chars())).encode("utf-32-le"), dtype=np.uint32)
+
+
+@functools.cache
+def _class_table() -> tuple[np.ndarray, np.ndarray]:
+    """``table[code point]``: the id of the combination of :data:`_CHAR_CLASSES` the char is in;
+    ``membership[id]``: 0/1 per class. A few dozen combinations cover all of Unicode, so one lookup and
+    one bincount count every class of every text at once."""
+    mask = np.zeros(0x110000, dtype=np.uint32)
+    for bit, pattern in enumerate(_CHAR_PATTERNS.values()):
+        mask[_py_points(pattern)] |= np.uint32(1 << bit)
+    mask[128:] |= np.uint32(1 << _CHAR_CLASSES.index("non_ascii"))  # ord > 127, lone surrogates included
+    combos, table = np.unique(mask, return_inverse=True)
+    membership = ((combos[:, None] >> np.arange(len(_CHAR_CLASSES), dtype=np.uint32)) & 1).astype(np.int64)
+    return table.astype(np.uint16), membership
+
+
+def _char_counts(texts: list[str]) -> dict[str, np.ndarray]:
+    """Per text, how many chars fall in each of :data:`_CHAR_CLASSES`, and ``chars`` (the length)."""
+    table, membership = _class_table()
+    n, k = len(texts), len(membership)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    # UTF-32 is one unit per Python char (surrogatepass keeps a lone surrogate one char, as len() does)
+    points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    dtype = np.int32 if n * k < 2**31 else np.int64
+    key = np.repeat(np.arange(n, dtype=dtype) * k, lengths)
+    key += table[points]
+    per_combo = np.bincount(key, minlength=n * k).reshape(n, k)
+    counts = per_combo @ membership
+    out = {name: counts[:, j].astype(np.float64) for j, name in enumerate(_CHAR_CLASSES)}
+    out["chars"] = lengths.astype(np.float64)
+    return out
 
 
 def _words(texts: list[str]) -> pl.DataFrame:
-    """Every ``\\w+`` word (Python's ``\\w``) of each text: columns tid (text index), w, lower."""
-    words = (pl.DataFrame({"t": string_series(texts)}).with_row_index("tid")
-             .select("tid", pl.col("t").str.extract_all(_patterns()["words"][0]).alias("w"))
-             .explode("w").drop_nulls("w"))
-    return words.with_columns(pl.col("w").str.to_lowercase().alias("lower"))
+    """Every ``\\w+`` word (Python's ``\\w``) of each text: columns tid (text index) and h, a 64-bit hash
+    of the lower-cased word (only ever compared for equality within a few thousand words, where a
+    collision has a chance of about 1e-13; hashing once makes the distinct counts and the overlap
+    join work on integers instead of strings)."""
+    return (pl.DataFrame({"t": string_series(texts)}).with_row_index("tid").lazy()
+            .select("tid", pl.col("t").str.extract_all(_patterns()["words"][0]).alias("w"))
+            .explode("w").drop_nulls("w")
+            .select("tid", pl.col("w").str.to_lowercase().hash().alias("h")).collect())
 
 
 def _word_stats(words: pl.DataFrame, n: int) -> dict[str, np.ndarray]:
-    """Per text: number of words, their characters, distinct lower-cased words (one pass)."""
-    got = words.group_by("tid").agg(pl.len().alias("words"), pl.col("w").str.len_chars().sum().alias("word_chars"),
-                                    pl.col("lower").n_unique().alias("unique_words"))
+    """Per text: number of words and of distinct lower-cased words (one pass)."""
+    got = words.group_by("tid").agg(pl.len().alias("words"), pl.col("h").n_unique().alias("unique_words"))
     tid = got["tid"].to_numpy()
     out = {}
-    for name in ("words", "word_chars", "unique_words"):
+    for name in ("words", "unique_words"):
         out[name] = np.zeros(n, dtype=np.float64)
         out[name][tid] = got[name].to_numpy()
     return out
@@ -230,15 +266,13 @@ def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) 
     """(n, len(TEXT_FEATURES)) float32: the features of each conversation side, one vectorised pass;
     ``texts`` are the joined sides, ``words`` their :func:`_words`."""
     col = pl.col("t")
-    exprs = [col.str.len_chars().cast(pl.Int64).alias("chars")]
+    exprs = []
     for name, pats in _patterns().items():
-        if name in ("words", "word_chars"):
-            continue  # from ``words``
+        if name in _CHAR_CLASSES or name == "words":
+            continue  # from ``_char_counts`` and ``words``
         if name == "inline_code":
             e = (col.str.extract_all(pats[0]).list.eval(~pl.element().str.ends_with("``"))
                  .list.sum().fill_null(0).cast(pl.Int64))
-        elif name in _CHAR_CLASSES:
-            e = _char_count(col, pats[0])
         else:
             e = _count(col, pats[0])
             if len(pats) == 2:
@@ -250,6 +284,7 @@ def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) 
     frame = pl.DataFrame({"t": string_series(texts)}).select(exprs)
     c = {name: frame[name].to_numpy().astype(np.float64) for name in frame.columns}
     m = len(texts)
+    c.update(_char_counts(texts))
     c.update(_word_stats(words, m))
     n, n_words = c["chars"], c["words"]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -268,11 +303,14 @@ def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) 
 
 
 def _compress_ratios(texts: list[str]) -> list[float]:
-    if len(texts) < 256:
+    workers = min(os.cpu_count() or 1, len(texts) // 256)
+    if workers < 2:
         return [_compress_ratio(t) for t in texts]
-    # zlib releases the GIL: the texts compress on every core
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(_compress_ratio, texts, chunksize=64))
+    # zlib releases the GIL: one slice of the texts per core (a future per text cost more than it saved)
+    step = -(-len(texts) // workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(lambda i: [_compress_ratio(t) for t in texts[i:i + step]], range(0, len(texts), step))
+        return [ratio for part in parts for ratio in part]
 
 
 def _compress_ratio(text: str) -> float:
@@ -293,9 +331,9 @@ def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]],
     link = pl.DataFrame({"key": np.concatenate([np.arange(n) * 3 + j for j in range(3) for _ in range(2)]),
                          "tid": np.concatenate([idx[:, side] for x, y in pairings for side in (x, y)])},
                         schema={"key": pl.Int64, "tid": pl.UInt32})
-    both = link.join(words.select("tid", "lower"), on="tid").group_by("key").agg(pl.col("lower").n_unique())
+    both = link.join(words, on="tid").group_by("key").agg(pl.col("h").n_unique())
     flat = np.zeros(3 * n, dtype=np.float64)
-    flat[both["key"].to_numpy()] = both["lower"].to_numpy()
+    flat[both["key"].to_numpy()] = both["h"].to_numpy()
     union = flat.reshape(n, 3)
     overlaps = []
     for j, (x, y) in enumerate(pairings):
@@ -324,9 +362,11 @@ def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFram
     with stage("hand-made features"):
         if len(pairs) <= _CHUNK_PAIRS:
             return _pair_features(pairs)
-        # rows are independent: chunks keep the word tables of a few thousand texts in memory, not 170k
-        return pd.concat([_pair_features(pairs.iloc[i:i + _CHUNK_PAIRS])
-                          for i in range(0, len(pairs), _CHUNK_PAIRS)])
+        # rows are independent: chunks keep the word tables of a few thousand texts in memory, not 170k;
+        # two at a time, since polars and numpy release the GIL while the other chunk runs Python
+        chunks = [pairs.iloc[i:i + _CHUNK_PAIRS] for i in range(0, len(pairs), _CHUNK_PAIRS)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return pd.concat(list(pool.map(_pair_features, chunks)))
 
 
 def _store(cache: dict[bytes, np.ndarray], keys: list[bytes], rows: np.ndarray) -> None:

@@ -87,6 +87,12 @@ class GBDTModel:
         self.source_feature = source_feature
         self.embed = embed  # sentence-encoder block (features.embed.EmbedFeatures params); None: off
 
+    @property
+    def parallel_predict(self) -> bool:
+        """Whether batches may be predicted from two threads at once: the hand-made and TF-IDF features
+        and the booster only read fitted state; the sentence encoder (and its disk cache) is kept to one."""
+        return self.embed is None
+
     # ----------------------------------------------------------------- features
     def _features(self, pairs: pd.DataFrame) -> pd.DataFrame:
         parts = [pair_features(pairs, progress=self.progress or len(pairs) >= 5000)]

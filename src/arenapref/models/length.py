@@ -32,6 +32,7 @@ N_FEATURES = 12
 
 class LengthModel:
     name = "length"
+    parallel_predict = True  # predict reads fitted arrays only: safe from two threads
 
     def __init__(self, C: float = 1.0, swap_augment: bool = True) -> None:
         self.C = C

@@ -14,6 +14,7 @@ from arenapref.runs import read_json, write_json
 
 class PriorModel:
     name = "prior"
+    parallel_predict = True  # predict reads fitted arrays only: safe from two threads
 
     def __init__(self, symmetric: bool = False) -> None:
         self.symmetric = symmetric
