@@ -230,8 +230,7 @@ def _char_counts(texts: list[str]) -> dict[str, np.ndarray]:
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     # UTF-32 is one unit per Python char (surrogatepass keeps a lone surrogate one char, as len() does)
     points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    dtype = np.int32 if n * k < 2**31 else np.int64
-    key = np.repeat(np.arange(n, dtype=dtype) * k, lengths)
+    key = np.repeat(np.arange(n, dtype=np.intp) * k, lengths)
     key += table[points]
     per_combo = np.bincount(key, minlength=n * k).reshape(n, k)
     counts = per_combo @ membership
