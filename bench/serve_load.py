@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -34,11 +35,29 @@ from arenapref.data.locate import find_arena_dir, train_files  # noqa: E402
 from arenapref.data.readers import read_pairs  # noqa: E402
 
 
+def family(pid: int) -> list[int]:
+    """The server process and its worker processes (`--workers N`)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(p for c in children for p in family(int(c)))]
+
+
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak resident memory of the server, its workers summed."""
+    total = 0.0
+    for member in family(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds so far of the server and its workers (all their threads)."""
+    total = 0
+    for member in family(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def bodies() -> list[dict]:
@@ -50,6 +69,47 @@ def bodies() -> list[dict]:
     pairs = pd.concat([read_pairs(f) for f in train_files(data_dir)], ignore_index=True)
     return [{"prompt": p, "response_a": a, "response_b": b}
             for p, a, b in zip(pairs["prompt"], pairs["response_a"], pairs["response_b"])]
+
+
+async def load_aiohttp(base: str, payloads: list[dict], n_requests: int, clients: int
+                       ) -> tuple[list[float], int, float]:
+    """The same closed loop with aiohttp's client, which costs the shared cores about a third of httpx's
+    CPU per request, so more of the machine is left to the server."""
+    import json
+
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    next_index = 0
+    encoded = [json.dumps(p).encode() for p in payloads]
+    headers = {"content-type": "application/json"}
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        nonlocal next_index, errors
+        while next_index < n_requests:
+            i = next_index
+            next_index += 1
+            start = time.perf_counter()
+            try:
+                async with http.post(f"{base}/v1/compare", data=encoded[i % len(encoded)], headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            latencies.append(time.perf_counter() - start)
+            errors += not ok
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+        for body in encoded[:8]:  # warm-up, not timed
+            async with http.post(f"{base}/v1/compare", data=body, headers=headers) as response:
+                if response.status != 200:
+                    raise SystemExit(f"warm-up request failed: HTTP {response.status} {(await response.text())[:300]}")
+        start = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - start
+    return latencies, errors, wall
 
 
 async def load(base: str, payloads: list[dict], n_requests: int, clients: int) -> tuple[list[float], int, float]:
@@ -84,10 +144,10 @@ async def load(base: str, payloads: list[dict], n_requests: int, clients: int) -
 
 
 def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_requests: int,
-                   clients: int) -> dict[str, float]:
+                   clients: int, workers: int = 1, client_lib: str = "httpx") -> dict[str, float]:
     port = free_port()
     cmd = [sys.executable, "-m", "arenapref.cli", "serve", "--run", run_dir, "--host", "127.0.0.1",
-           "--port", str(port), "--max-batch", str(max_batch), "--log-level", "warning"]
+           "--port", str(port), "--max-batch", str(max_batch), "--workers", str(workers), "--log-level", "warning"]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
     server = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
@@ -97,7 +157,10 @@ def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_request
         except RuntimeError as err:
             log.seek(0)
             raise SystemExit(f"server did not start ({err}): {log.read().decode(errors='replace')}") from None
-        latencies, errors, wall = asyncio.run(load(base, payloads, n_requests, clients))
+        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        loader = load_aiohttp if client_lib == "aiohttp" else load
+        latencies, errors, wall = asyncio.run(loader(base, payloads, n_requests, clients))
+        server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
         peak = peak_rss_mib(server.pid)
     finally:
         server.send_signal(signal.SIGINT)
@@ -107,9 +170,9 @@ def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_request
             server.kill()
         log.close()
     lat = np.asarray(latencies) * 1000
-    return {"max_batch": max_batch, "requests": len(lat), "errors": errors, "seconds": wall,
+    return {"client": client_lib, "workers": workers, "max_batch": max_batch, "requests": len(lat), "errors": errors, "seconds": wall,
             "rps": len(lat) / wall, "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-            "peak": peak}
+            "peak": peak, "server_ms": 1000 * server_cpu / len(lat), "client_ms": 1000 * client_cpu / len(lat)}
 
 
 def main() -> None:
@@ -118,16 +181,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--max-batch", type=int, nargs="+", default=[32, 1])
+    parser.add_argument("--client", nargs="+", choices=["httpx", "aiohttp"], default=["httpx"],
+                        help="HTTP client(s) of the load generator")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes to try (each "
+                        "--max-batch is run with each)")
     args = parser.parse_args()
     payloads = bodies()
-    results = [serve_and_load(args.run, mb, payloads, args.requests, args.clients) for mb in args.max_batch]
+    results = [serve_and_load(args.run, mb, payloads, args.requests, args.clients, w, c)
+               for c in args.client for w in args.workers for mb in args.max_batch]
     print(f"POST /v1/compare on 127.0.0.1, {args.requests:,} requests from {args.clients} concurrent clients, "
           f"real arena pairs ({len(payloads):,} distinct), run {args.run}")
-    print(f"{'max-batch':>9} {'requests':>8} {'errors':>6} {'seconds':>8} {'req/s':>7} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'server peak RSS MiB':>20}")
+    print(f"{'client':>7} {'workers':>7} {'max-batch':>9} {'requests':>8} {'errors':>6} {'seconds':>8} {'req/s':>7} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'server peak RSS MiB':>20} {'CPU ms/req server':>18} {'client':>7}")
     for r in results:
-        print(f"{r['max_batch']:>9} {r['requests']:>8,} {r['errors']:>6} {r['seconds']:>8.1f} {r['rps']:>7.1f} "
-              f"{r['p50']:>8.0f} {r['p99']:>8.0f} {r['peak']:>20.0f}")
+        print(f"{r['client']:>7} {r['workers']:>7} {r['max_batch']:>9} {r['requests']:>8,} {r['errors']:>6} {r['seconds']:>8.1f} {r['rps']:>7.1f} "
+              f"{r['p50']:>8.0f} {r['p99']:>8.0f} {r['peak']:>20.0f} {r['server_ms']:>18.2f} {r['client_ms']:>7.2f}")
     if any(r["errors"] for r in results):
         sys.exit(1)
 

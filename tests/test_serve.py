@@ -193,11 +193,12 @@ def test_conversation_text_is_not_logged(judge: Judge, caplog: pytest.LogCapture
     assert SECRET not in caplog.text
 
 
-def test_real_uvicorn_process(length_run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_real_uvicorn_process(length_run: Path, tmp_path: Path, workers: int) -> None:
     port = free_port()
     log = tmp_path / "server.log"
     cmd = [sys.executable, "-m", "arenapref.cli", "serve", "--run", str(length_run), "--port", str(port),
-           "--log-level", "info"]
+           "--log-level", "info", "--workers", str(workers)]
     with open(log, "wb") as handle:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -212,6 +213,11 @@ def test_real_uvicorn_process(length_run: Path, tmp_path: Path) -> None:
         bad = httpx.post(f"{base}/v1/compare", json={"prompt": SECRET, "response_a": "x"}, timeout=30)
         assert bad.status_code == 422
         assert httpx.get(f"{base}/", timeout=10).status_code == 200
+        if workers > 1:  # worker processes under the supervisor, each serving the run
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            assert len(children) >= workers
+            served = {httpx.get(f"{base}/v1/model", timeout=10).json()["model"] for _ in range(4)}
+            assert served == {"length"}
     finally:
         proc.send_signal(signal.SIGINT)
         try:

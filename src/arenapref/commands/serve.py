@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 
 from arenapref.serve.settings import Limits
@@ -24,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-items", type=int, default=DEFAULTS.max_items, help="pairs per /v1/batch request")
     p.add_argument("--no-swap-tta", dest="swap_tta", action="store_const", const=False, default=None,
                    help="do not average with the A/B-swapped prediction")
+    p.add_argument("--workers", type=int, default=1, help="server processes, each with its own copy of the "
+                   "model (memory grows with each); more than one serves more requests per second on several cores")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info"])
     p.set_defaults(func=run)
 
@@ -38,7 +41,7 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("max_batch", "max_body_bytes", "max_chars", "max_turns", "max_items"):
+    for name in ("max_batch", "max_body_bytes", "max_chars", "max_turns", "max_items", "workers"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     try:
@@ -59,5 +62,14 @@ def run(args: argparse.Namespace) -> int:
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"serving {judge.run_dir} ({judge.info.get('model')}) on http://{shown}:{args.port}/  "
           f"(API docs at /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+    # the run was loaded (and checked) above, so a damaged run fails here, once, not in every worker
+    from arenapref.serve import worker
+
+    os.environ[worker.ENV] = worker.settings(str(judge.run_dir), swap_tta=args.swap_tta, limits=limits,
+                                             max_batch=args.max_batch)
+    uvicorn.run("arenapref.serve.worker:app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                log_level=args.log_level)
     return 0

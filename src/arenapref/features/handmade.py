@@ -261,9 +261,9 @@ def _word_stats(words: pl.DataFrame, n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) -> np.ndarray:
+def _text_matrix(sides: list[list[str]], texts: list[str], word_stats: dict[str, np.ndarray]) -> np.ndarray:
     """(n, len(TEXT_FEATURES)) float32: the features of each conversation side, one vectorised pass;
-    ``texts`` are the joined sides, ``words`` their :func:`_words`."""
+    ``texts`` are the joined sides, ``word_stats`` their :func:`_word_stats`."""
     col = pl.col("t")
     exprs = []
     for name, pats in _patterns().items():
@@ -284,7 +284,7 @@ def _text_matrix(sides: list[list[str]], texts: list[str], words: pl.DataFrame) 
     c = {name: frame[name].to_numpy().astype(np.float64) for name in frame.columns}
     m = len(texts)
     c.update(_char_counts(texts))
-    c.update(_word_stats(words, m))
+    c.update(word_stats)
     n, n_words = c["chars"], c["words"]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = {k: np.where(n_words > 0, c[v] / n_words, 0.0) for k, v in
@@ -317,11 +317,10 @@ def _compress_ratio(text: str) -> float:
     return len(zlib.compress(sample, 1)) / len(sample) if sample else 1.0
 
 
-def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]], words: pl.DataFrame
-                    ) -> np.ndarray:
+def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]], words: pl.DataFrame,
+                    sizes: np.ndarray) -> np.ndarray:
     """(n, 6): turn count, Jaccard overlaps of the lower-cased word sets and the identical flag, for
-    triples of (prompt, a, b) indices into ``sides`` / ``words``."""
-    sizes = _word_stats(words, len(sides))["unique_words"]
+    triples of (prompt, a, b) indices into ``sides`` / ``words``; ``sizes``: distinct words per side."""
     idx = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
     n = len(idx)
     # |X ∪ Y| per pair and pairing (prompt-a, prompt-b, a-b): distinct words over both texts, in one
@@ -348,7 +347,7 @@ def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]],
 def text_features(turns: list[str]) -> np.ndarray:
     """The :data:`TEXT_FEATURES` vector of one conversation side (not cached)."""
     text = join_turns(turns)
-    return _text_matrix([turns], [text], _words([text]))[0]
+    return _text_matrix([turns], [text], _word_stats(_words([text]), 1))[0]
 
 
 _CHUNK_PAIRS = 4096
@@ -389,44 +388,50 @@ def _pair_features(pairs: pd.DataFrame) -> pd.DataFrame:
             sides.append(turns)
         return slot[key]
 
+    # rows taken from the caches now, once: another thread (a second batch in flight) may clear them
+    known_text: dict[bytes, np.ndarray] = {}
+    known_pair: dict[bytes, np.ndarray] = {}
     missing_pairs: dict[bytes, tuple[int, int, int]] = {}
     for i, pk in enumerate(pair_keys):
-        if pk not in _pair_cache and pk not in missing_pairs:
+        if pk in known_pair or pk in missing_pairs:
+            continue
+        if (row := _pair_cache.get(pk)) is not None:
+            known_pair[pk] = row
+        else:
             missing_pairs[pk] = (need(keys[0][i], columns[0][i]), need(keys[1][i], columns[1][i]),
                                  need(keys[2][i], columns[2][i]))
     for s in range(3):
         for key, turns in zip(keys[s], columns[s]):
-            if key not in _cache:
-                need(key, turns)
-    fresh_text: dict[bytes, np.ndarray] = {}
-    fresh_pair: dict[bytes, np.ndarray] = {}
+            if key not in known_text:
+                if (row := _cache.get(key)) is not None:
+                    known_text[key] = row
+                else:
+                    need(key, turns)
     if sides:
         texts = [join_turns(t) for t in sides]
         words = _words(texts)
-        text_rows = [k for k in slot if k not in _cache]
+        stats = _word_stats(words, len(sides))
+        text_rows = [k for k in slot if k not in known_text]
         if text_rows:
             which = [slot[k] for k in text_rows]
-            sub_words = words.filter(pl.col("tid").is_in(which)) if len(which) < len(sides) else words
-            remap = np.full(len(sides), -1, dtype=np.int64)
-            remap[which] = np.arange(len(which))
-            sub_words = sub_words.with_columns(pl.Series("tid", remap[sub_words["tid"].to_numpy()], dtype=pl.UInt32))
-            matrix = _text_matrix([sides[j] for j in which], [texts[j] for j in which], sub_words)
-            fresh_text = dict(zip(text_rows, matrix))
+            matrix = _text_matrix([sides[j] for j in which], [texts[j] for j in which],
+                                  {name: values[which] for name, values in stats.items()})
+            known_text.update(zip(text_rows, matrix))
             _store(_cache, text_rows, matrix)
         if missing_pairs:
-            overlap = _overlap_matrix(list(missing_pairs.values()), sides, words)
-            fresh_pair = dict(zip(missing_pairs, overlap))
+            overlap = _overlap_matrix(list(missing_pairs.values()), sides, words, stats["unique_words"])
+            known_pair.update(zip(missing_pairs, overlap))
             _store(_pair_cache, list(missing_pairs), overlap)
     width = len(TEXT_FEATURES)
 
-    def rows(col_keys: list[bytes], cache: dict, fresh: dict, dim: int) -> np.ndarray:
+    def rows(col_keys: list[bytes], known: dict[bytes, np.ndarray], dim: int) -> np.ndarray:
         if not col_keys:
             return np.zeros((0, dim), dtype=np.float32)
-        return np.vstack([cache[k] if k in cache else fresh[k] for k in col_keys])
+        return np.vstack([known[k] for k in col_keys])
 
-    fp = rows(keys[0], _cache, fresh_text, width)[:, _PROMPT_IDX]
-    fa, fb = rows(keys[1], _cache, fresh_text, width), rows(keys[2], _cache, fresh_text, width)
-    ex = rows(pair_keys, _pair_cache, fresh_pair, len(_OVERLAP_FEATURES))
+    fp = rows(keys[0], known_text, width)[:, _PROMPT_IDX]
+    fa, fb = rows(keys[1], known_text, width), rows(keys[2], known_text, width)
+    ex = rows(pair_keys, known_pair, len(_OVERLAP_FEATURES))
     cols: dict[str, np.ndarray] = {}
     for j, name in enumerate(TEXT_FEATURES):
         cols[f"{name}_a"] = fa[:, j]
