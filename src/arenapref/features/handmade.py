@@ -350,7 +350,7 @@ def text_features(turns: list[str]) -> np.ndarray:
     return _text_matrix([turns], [text], _word_stats(_words([text]), 1))[0]
 
 
-_CHUNK_PAIRS = 4096
+_CHUNK_PAIRS = 2048  # two in flight: the word tables of 4,096 pairs in memory, as one chunk held before
 
 
 def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
