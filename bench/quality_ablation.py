@@ -49,6 +49,27 @@ def with_params(spec: dict, **params) -> dict:
     return {**spec, "params": {**(spec.get("params") or {}), **params}}
 
 
+def overridden(spec: dict, override: str) -> dict:
+    """``spec`` with one model parameter replaced: ``a.b.c=VALUE`` sets params[a][b][c] (VALUE as YAML);
+    ``source_weights.*=W`` sets every out-of-domain weight (all but the Llama-3 battles)."""
+    import copy
+
+    import yaml
+
+    path, _, raw = override.partition("=")
+    keys, value = path.split("."), yaml.safe_load(raw)
+    out = copy.deepcopy(spec)
+    node = out["params"]
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    if keys[-1] == "*":
+        for name in node:
+            node[name] = node[name] if name == LLAMA else value
+    else:
+        node[keys[-1]] = value
+    return out
+
+
 def pseudo_cv(arena: pd.DataFrame, folds: np.ndarray, teacher_spec: dict, student_spec: dict,
               labelled: pd.DataFrame, pool: pd.DataFrame) -> np.ndarray:
     """OOF of students trained on fold rows + ``labelled`` extra + ``pool`` soft-labelled by the fold's
@@ -80,6 +101,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--only", nargs="*", default=None, help="condition keys to run (default: all)")
+    parser.add_argument("--override", nargs="*", default=[], metavar="PATH=VALUE",
+                        help="one more condition per override: the cpu-best recipe with one model parameter "
+                             "changed, e.g. lgb_params.num_leaves=15 or source_weights.pandalm=0.5 (YAML value)")
     args = parser.parse_args()
 
     arena = arena_rows(args.data).assign(source=public.ARENA_SOURCE)
@@ -140,6 +164,10 @@ def main() -> None:
         return args.only is None or key in args.only
 
     conditions.append(("best", f"cpu-best recipe (each set capped at {best_cap} rows)", best, best_sets))
+    for i, override in enumerate(args.override):
+        conditions.append((f"override{i}", f"cpu-best, {override}", overridden(best, override), best_sets))
+        if args.only is not None:
+            args.only.append(f"override{i}")
     for key, name, spec, names in conditions:
         if not wanted(key):
             continue
