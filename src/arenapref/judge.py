@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from arenapref import threads
 from arenapref.data.inputs import InputError, clean_pair, pairs_frame
 from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS, TEXT_COLUMNS
 from arenapref.metrics import normalise_proba
@@ -102,8 +102,7 @@ class Judge:
         if len(batches) > 1 and getattr(self.model, "parallel_predict", False):
             # rows are scored independently: two batches at once keep both cores busy through the
             # single-threaded parts (Python, numpy) of each batch; the order of the output is kept
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                parts = list(pool.map(predict, batches))
+            parts = list(threads.pool("batches").map(predict, batches))
         else:
             parts = [predict(b) for b in batches]
         return normalise_proba(np.vstack(parts)) if parts else np.zeros((0, 3))

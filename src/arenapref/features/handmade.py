@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 import zlib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
+from arenapref import threads
 from arenapref.text.scripts import FEATURE_SCRIPTS, char_class
 from arenapref.timing import stage
 
@@ -302,14 +301,14 @@ def _text_matrix(sides: list[list[str]], texts: list[str], word_stats: dict[str,
 
 
 def _compress_ratios(texts: list[str]) -> list[float]:
-    workers = min(os.cpu_count() or 1, len(texts) // 256)
-    if workers < 2:
+    n_workers = min(threads.workers(), len(texts) // 256)
+    if n_workers < 2:
         return [_compress_ratio(t) for t in texts]
     # zlib releases the GIL: one slice of the texts per core (a future per text cost more than it saved)
-    step = -(-len(texts) // workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = pool.map(lambda i: [_compress_ratio(t) for t in texts[i:i + step]], range(0, len(texts), step))
-        return [ratio for part in parts for ratio in part]
+    step = -(-len(texts) // n_workers)
+    parts = threads.pool("texts").map(lambda i: [_compress_ratio(t) for t in texts[i:i + step]],
+                                      range(0, len(texts), step))
+    return [ratio for part in parts for ratio in part]
 
 
 def _compress_ratio(text: str) -> float:
@@ -363,8 +362,7 @@ def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFram
         # rows are independent: chunks keep the word tables of a few thousand texts in memory, not 170k;
         # two at a time, since polars and numpy release the GIL while the other chunk runs Python
         chunks = [pairs.iloc[i:i + _CHUNK_PAIRS] for i in range(0, len(pairs), _CHUNK_PAIRS)]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            return pd.concat(list(pool.map(_pair_features, chunks)))
+        return pd.concat(list(threads.pool("chunks").map(_pair_features, chunks)))
 
 
 def _store(cache: dict[bytes, np.ndarray], keys: list[bytes], rows: np.ndarray) -> None:
