@@ -71,76 +71,63 @@ def bodies() -> list[dict]:
             for p, a, b in zip(pairs["prompt"], pairs["response_a"], pairs["response_b"])]
 
 
-async def load_aiohttp(base: str, payloads: list[dict], n_requests: int, clients: int
-                       ) -> tuple[list[float], int, float]:
-    """The same closed loop with aiohttp's client, which costs the shared cores about a third of httpx's
-    CPU per request, so more of the machine is left to the server."""
-    import json
-
-    import aiohttp
-
+async def closed_loop(post, payloads: list, n_requests: int, clients: int) -> tuple[list[float], int, float]:
+    """``clients`` loops, each sending its next request when the last answer came; ``post(payload)``
+    returns whether the answer was HTTP 200. The first 8 payloads warm up, untimed."""
     latencies: list[float] = []
     errors = 0
     next_index = 0
-    encoded = [json.dumps(p).encode() for p in payloads]
-    headers = {"content-type": "application/json"}
 
-    async def client(http: aiohttp.ClientSession) -> None:
+    async def client() -> None:
         nonlocal next_index, errors
         while next_index < n_requests:
             i = next_index
             next_index += 1
             start = time.perf_counter()
-            try:
-                async with http.post(f"{base}/v1/compare", data=encoded[i % len(encoded)], headers=headers) as response:
-                    await response.read()
-                    ok = response.status == 200
-            except aiohttp.ClientError:
-                ok = False
+            ok = await post(payloads[i % len(payloads)])
             latencies.append(time.perf_counter() - start)
             errors += not ok
 
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
-        for body in encoded[:8]:  # warm-up, not timed
-            async with http.post(f"{base}/v1/compare", data=body, headers=headers) as response:
-                if response.status != 200:
-                    raise SystemExit(f"warm-up request failed: HTTP {response.status} {(await response.text())[:300]}")
-        start = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-        wall = time.perf_counter() - start
-    return latencies, errors, wall
+    for payload in payloads[:8]:
+        if not await post(payload):
+            raise SystemExit("warm-up request failed")
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies, errors, time.perf_counter() - start
 
 
-async def load(base: str, payloads: list[dict], n_requests: int, clients: int) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
-    next_index = 0
+async def load(base: str, payloads: list[dict], n_requests: int, clients: int,
+               client_lib: str = "httpx") -> tuple[list[float], int, float]:
+    """POST /v1/compare in a closed loop with httpx or aiohttp (aiohttp's client costs the shared cores
+    about a fifth of httpx's CPU per request, so more of the machine is left to the server)."""
+    if client_lib == "aiohttp":
+        import json
 
-    async def client(http: httpx.AsyncClient) -> None:
-        nonlocal next_index, errors
-        while next_index < n_requests:
-            i = next_index
-            next_index += 1
-            start = time.perf_counter()
-            try:
-                response = await http.post("/v1/compare", json=payloads[i % len(payloads)])
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            latencies.append(time.perf_counter() - start)
-            errors += not ok
+        import aiohttp
+
+        encoded = [json.dumps(p).encode() for p in payloads]
+        headers = {"content-type": "application/json"}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients),
+                                         timeout=aiohttp.ClientTimeout(total=120)) as session:
+            async def post_aiohttp(body: bytes) -> bool:
+                try:
+                    async with session.post(f"{base}/v1/compare", data=body, headers=headers) as response:
+                        await response.read()
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            return await closed_loop(post_aiohttp, encoded, n_requests, clients)
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
-        for payload in payloads[:8]:  # warm-up, not timed
-            response = await http.post("/v1/compare", json=payload)
-            if response.status_code != 200:
-                raise SystemExit(f"warm-up request failed: HTTP {response.status_code} {response.text[:300]}")
-        start = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-        wall = time.perf_counter() - start
-    return latencies, errors, wall
+        async def post_httpx(payload: dict) -> bool:
+            try:
+                return (await http.post("/v1/compare", json=payload)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        return await closed_loop(post_httpx, payloads, n_requests, clients)
 
 
 def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_requests: int,
@@ -158,8 +145,7 @@ def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_request
             log.seek(0)
             raise SystemExit(f"server did not start ({err}): {log.read().decode(errors='replace')}") from None
         server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-        loader = load_aiohttp if client_lib == "aiohttp" else load
-        latencies, errors, wall = asyncio.run(loader(base, payloads, n_requests, clients))
+        latencies, errors, wall = asyncio.run(load(base, payloads, n_requests, clients, client_lib))
         server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
         peak = peak_rss_mib(server.pid)
     finally:
