@@ -168,7 +168,7 @@ def test_bad_set_is_refused(text: str, fragment: str) -> None:
     assert "\n" not in str(info.value) and fragment in str(info.value), str(info.value)
 
 
-@pytest.mark.parametrize("name", ["cpu-default", "cpu-best", "smollm2-135m-cpu", "gemma2-9b-qlora", "gemma2-9b-distill",
+@pytest.mark.parametrize("name", ["cpu-default", "cpu-best", "cpu-best-embed", "smollm2-135m-cpu", "gemma2-9b-qlora", "gemma2-9b-distill",
                                   "llama3-8b-qlora", "blend-example"])
 def test_bundled_recipe_validates_and_resolves_idempotently(name: str) -> None:
     assert name in bundled_recipes()
@@ -179,7 +179,7 @@ def test_bundled_recipe_validates_and_resolves_idempotently(name: str) -> None:
 
 def test_every_bundled_recipe_is_tested() -> None:
     assert sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) == sorted(
-        ["cpu-default", "cpu-best", "smollm2-135m-cpu", "gemma2-9b-qlora", "gemma2-9b-distill", "llama3-8b-qlora", "blend-example"])
+        ["cpu-default", "cpu-best", "cpu-best-embed", "smollm2-135m-cpu", "gemma2-9b-qlora", "gemma2-9b-distill", "llama3-8b-qlora", "blend-example"])
 
 
 def test_cpu_default_is_the_gbdt_defaults() -> None:
