@@ -80,14 +80,10 @@ class FastTfidfVectorizer(TfidfVectorizer):
             tokens = tokens.join(table, on="tok", how="left", maintain_order="left")
             doc, tid = tokens["doc"].to_numpy(), tokens["tid"].to_numpy()
             for n in range(lo, hi + 1):
-                m = len(tid) - n + 1
-                if m <= 0:
+                if len(tid) < n:
                     continue
-                valid = doc[:m] == doc[n - 1:]
-                code = np.zeros(m, dtype=np.int64)
-                for j in range(n):
-                    code = code * k + tid[j:j + m]
-                grams = pl.DataFrame({"doc": doc[:m][valid], "code": code[valid]})
+                valid, code = ngram_codes(doc, tid, n, k)
+                grams = pl.DataFrame({"doc": doc[:len(code)][valid], "code": code[valid]})
                 parts.append(grams.group_by("code").agg(pl.len().alias("tf"), pl.col("doc").n_unique().alias("df"))
                              .select(pl.lit(n, dtype=pl.Int64).alias("n"), "code", "tf", "df"))
             if len(parts) >= 4 * (hi - lo + 1):  # merge as we go: distinct n-grams, not chunks, set the memory
@@ -148,13 +144,8 @@ class FastTfidfVectorizer(TfidfVectorizer):
         for n, code_table in zip(range(2, hi + 1), orders):
             if n < lo or len(tid) < n or code_table.height == 0:
                 continue
-            m = len(tid) - n + 1
-            valid = doc[:m] == doc[n - 1:]
-            code = np.zeros(m, dtype=np.int64)
-            for j in range(n):
-                part = tid[j:j + m]
-                valid &= part >= 0
-                code = code * k + np.maximum(part, 0)
+            valid, code = ngram_codes(doc, tid, n, k)
+            m = len(code)
             # a hash join (polars) finds the vocabulary's n-grams among the codes: order does not matter,
             # the sparse matrix below sorts its entries
             hits = (pl.DataFrame({"doc": doc[:m][valid], "code": code[valid]})
@@ -187,6 +178,19 @@ class FastTfidfVectorizer(TfidfVectorizer):
         if not parts:
             return vocabulary, sparse.csr_array((0, len(vocabulary)), dtype=self.dtype)
         return vocabulary, parts[0] if len(parts) == 1 else sparse.vstack(parts, format="csr")
+
+
+def ngram_codes(doc: np.ndarray, tid: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of the ``len(tid) - n + 1`` start positions of a token stream: whether the n tokens from
+    there lie in one document and are all known (``tid >= 0``), and their code, the ids in base ``k``."""
+    m = len(tid) - n + 1
+    valid = doc[:m] == doc[n - 1:]
+    code = np.zeros(m, dtype=np.int64)
+    for j in range(n):
+        part = tid[j:j + m]
+        valid &= part >= 0
+        code = code * k + np.maximum(part, 0)
+    return valid, code
 
 
 # a vocabulary as integers: (token -> id table, unigram column per token id (-1: none),
