@@ -36,8 +36,9 @@ from arenapref.data.readers import read_pairs  # noqa: E402
 
 
 def family(pid: int) -> list[int]:
-    """The server process and its worker processes (`--workers N`)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    """The server process and its worker and model processes (`--workers N`, `--model-processes N`), the
+    children of every thread (a process pool may start its processes from any thread)."""
+    children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
     return [pid, *(p for c in children for p in family(int(c)))]
 
 
@@ -131,10 +132,11 @@ async def load(base: str, payloads: list[dict], n_requests: int, clients: int,
 
 
 def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_requests: int,
-                   clients: int, workers: int = 1, client_lib: str = "httpx") -> dict[str, float]:
+                   clients: int, workers: int = 1, client_lib: str = "httpx", model_processes: int = 0
+                   ) -> dict[str, float]:
     port = free_port()
     cmd = [sys.executable, "-m", "arenapref.cli", "serve", "--run", run_dir, "--host", "127.0.0.1",
-           "--port", str(port), "--max-batch", str(max_batch), "--workers", str(workers), "--log-level", "warning"]
+           "--port", str(port), "--max-batch", str(max_batch), "--workers", str(workers), "--model-processes", str(model_processes), "--log-level", "warning"]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
     server = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
@@ -156,7 +158,7 @@ def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_request
             server.kill()
         log.close()
     lat = np.asarray(latencies) * 1000
-    return {"client": client_lib, "workers": workers, "max_batch": max_batch, "requests": len(lat), "errors": errors, "seconds": wall,
+    return {"client": client_lib, "workers": workers, "procs": model_processes, "max_batch": max_batch, "requests": len(lat), "errors": errors, "seconds": wall,
             "rps": len(lat) / wall, "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
             "peak": peak, "server_ms": 1000 * server_cpu / len(lat), "client_ms": 1000 * client_cpu / len(lat)}
 
@@ -171,16 +173,18 @@ def main() -> None:
                         help="HTTP client(s) of the load generator")
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes to try (each "
                         "--max-batch is run with each)")
+    parser.add_argument("--model-processes", type=int, nargs="+", default=[0], help="model processes per server "
+                        "process to try (0: the model runs in the server process)")
     args = parser.parse_args()
     payloads = bodies()
-    results = [serve_and_load(args.run, mb, payloads, args.requests, args.clients, w, c)
-               for c in args.client for w in args.workers for mb in args.max_batch]
+    results = [serve_and_load(args.run, mb, payloads, args.requests, args.clients, w, c, m)
+               for c in args.client for w in args.workers for m in args.model_processes for mb in args.max_batch]
     print(f"POST /v1/compare on 127.0.0.1, {args.requests:,} requests from {args.clients} concurrent clients, "
           f"real arena pairs ({len(payloads):,} distinct), run {args.run}")
-    print(f"{'client':>7} {'workers':>7} {'max-batch':>9} {'requests':>8} {'errors':>6} {'seconds':>8} {'req/s':>7} {'p50 ms':>8} "
+    print(f"{'client':>7} {'workers':>7} {'procs':>5} {'max-batch':>9} {'requests':>8} {'errors':>6} {'seconds':>8} {'req/s':>7} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'server peak RSS MiB':>20} {'CPU ms/req server':>18} {'client':>7}")
     for r in results:
-        print(f"{r['client']:>7} {r['workers']:>7} {r['max_batch']:>9} {r['requests']:>8,} {r['errors']:>6} {r['seconds']:>8.1f} {r['rps']:>7.1f} "
+        print(f"{r['client']:>7} {r['workers']:>7} {r['procs']:>5} {r['max_batch']:>9} {r['requests']:>8,} {r['errors']:>6} {r['seconds']:>8.1f} {r['rps']:>7.1f} "
               f"{r['p50']:>8.0f} {r['p99']:>8.0f} {r['peak']:>20.0f} {r['server_ms']:>18.2f} {r['client_ms']:>7.2f}")
     if any(r["errors"] for r in results):
         sys.exit(1)

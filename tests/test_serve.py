@@ -193,12 +193,17 @@ def test_conversation_text_is_not_logged(judge: Judge, caplog: pytest.LogCapture
     assert SECRET not in caplog.text
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_real_uvicorn_process(length_run: Path, tmp_path: Path, workers: int) -> None:
+def children_of(pid: int) -> list[str]:
+    """Child processes started by any thread of ``pid``."""
+    return [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+@pytest.mark.parametrize(("workers", "model_processes"), [(1, 0), (2, 0), (1, 2)])
+def test_real_uvicorn_process(length_run: Path, tmp_path: Path, workers: int, model_processes: int) -> None:
     port = free_port()
     log = tmp_path / "server.log"
     cmd = [sys.executable, "-m", "arenapref.cli", "serve", "--run", str(length_run), "--port", str(port),
-           "--log-level", "info", "--workers", str(workers)]
+           "--log-level", "info", "--workers", str(workers), "--model-processes", str(model_processes)]
     with open(log, "wb") as handle:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -213,9 +218,11 @@ def test_real_uvicorn_process(length_run: Path, tmp_path: Path, workers: int) ->
         bad = httpx.post(f"{base}/v1/compare", json={"prompt": SECRET, "response_a": "x"}, timeout=30)
         assert bad.status_code == 422
         assert httpx.get(f"{base}/", timeout=10).status_code == 200
+        if model_processes:  # spawned model processes under the server, each with the run loaded
+            spawned = [c for c in children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+            assert len(spawned) == model_processes
         if workers > 1:  # worker processes under the supervisor, each serving the run
-            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-            assert len(children) >= workers
+            assert len(children_of(proc.pid)) >= workers
             served = {httpx.get(f"{base}/v1/model", timeout=10).json()["model"] for _ in range(4)}
             assert served == {"length"}
     finally:

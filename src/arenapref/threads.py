@@ -19,7 +19,13 @@ _lock = threading.Lock()
 
 
 def workers() -> int:
-    """Threads per level: the cores this process may use, at most 2 (what pays on the measured path)."""
+    """Threads per level: the cores this process may use, at most 2 (what pays on the measured path);
+    ``ARENAPREF_THREADS`` sets it (a serving model process uses 1: its siblings hold the other cores)."""
+    given = os.environ.get("ARENAPREF_THREADS")
+    if given is not None:
+        if not given.isdigit() or int(given) < 1:
+            raise ValueError(f"ARENAPREF_THREADS must be a whole number of at least 1, got {given!r}")
+        return int(given)
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

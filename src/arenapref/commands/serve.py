@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="do not average with the A/B-swapped prediction")
     p.add_argument("--workers", type=int, default=1, help="server processes, each with its own copy of the "
                    "model (memory grows with each); more than one serves more requests per second on several cores")
+    p.add_argument("--model-processes", type=int, default=0, help="score batches in N separate processes "
+                   "(each loads the run; one core each), several batches at once; 0 (default): in the server process")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info"])
     p.set_defaults(func=run)
 
@@ -44,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     for name in ("max_batch", "max_body_bytes", "max_chars", "max_turns", "max_items", "workers"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.model_processes < 0:
+        raise ValueError("--model-processes must be 0 (score in the server process) or more")
     try:
         import uvicorn
 
@@ -55,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
     judge = load(args.run, swap_tta=args.swap_tta)
     limits = Limits(max_body_bytes=args.max_body_bytes, max_turns=args.max_turns, max_chars=args.max_chars,
                     max_items=args.max_items)
-    app = create_app(judge, limits=limits, max_batch=args.max_batch)
     if not is_loopback(args.host):
         print(f"arenapref serve: warning: binding {args.host}: the service has no authentication; anyone who "
               "can reach this address can use it", file=sys.stderr)
@@ -63,13 +66,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"serving {judge.run_dir} ({judge.info.get('model')}) on http://{shown}:{args.port}/  "
           f"(API docs at /docs)", flush=True)
     if args.workers == 1:
+        from arenapref.serve.procs import started
+
+        processes = started(str(judge.run_dir), args.swap_tta, args.model_processes)
+        app = create_app(judge, limits=limits, max_batch=args.max_batch, model_processes=processes)
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
         return 0
     # the run was loaded (and checked) above, so a damaged run fails here, once, not in every worker
     from arenapref.serve import worker
 
     os.environ[worker.ENV] = worker.settings(str(judge.run_dir), swap_tta=args.swap_tta, limits=limits,
-                                             max_batch=args.max_batch)
+                                             max_batch=args.max_batch, model_processes=args.model_processes)
     uvicorn.run("arenapref.serve.worker:app", factory=True, workers=args.workers, host=args.host, port=args.port,
                 log_level=args.log_level)
     return 0

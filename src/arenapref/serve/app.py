@@ -32,8 +32,10 @@ from arenapref.data.inputs import InputError, clean_pair, pairs_frame
 from arenapref.data.schema import CLASS_NAMES, LABEL_COLUMNS
 from arenapref.data.validation import fix_text
 from arenapref.explain import explain
+from arenapref.serve import procs
 from arenapref.serve.batcher import MicroBatcher
 from arenapref.serve.limits import BodySizeLimit
+from arenapref.serve.procs import ModelProcesses
 from arenapref.serve.schemas import BatchResponse, CompareScores, Health, request_models
 from arenapref.serve.settings import Limits
 from arenapref.version import __version__
@@ -116,8 +118,11 @@ class _Route(APIRoute):
         return repairing
 
 
-def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 32) -> FastAPI:
-    """The FastAPI app serving ``judge``; ``max_batch`` rows per model call (1 turns batching off)."""
+def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 32,
+               model_processes: ModelProcesses | None = None) -> FastAPI:
+    """The FastAPI app serving ``judge``; ``max_batch`` rows per model call (1 turns batching off).
+    With ``model_processes`` (started, serving the same run) the batches are scored there, as many at
+    once as there are processes, and the app closes them when it shuts down."""
     limits = limits or Limits()
 
     def score(rows: list[dict[str, Any]]) -> np.ndarray:
@@ -125,7 +130,9 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
         release_feature_cache()
         return proba
 
-    batcher = MicroBatcher(score, max_rows=max_batch)
+    batcher = (MicroBatcher(score, max_rows=max_batch) if model_processes is None else
+               MicroBatcher(procs.score, max_rows=max_batch, executor=model_processes.executor,
+                            in_flight=model_processes.n))
 
     def explain_rows(rows: list[dict[str, Any]]) -> list[Any]:
         explanations = explain(judge.model, pairs_frame(rows))
@@ -136,6 +143,8 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
     async def lifespan(app: FastAPI) -> Any:
         yield
         await batcher.close()
+        if model_processes is not None:
+            model_processes.close()
 
     assets = _swagger_assets()
     app = FastAPI(title="arenapref", version=__version__, lifespan=lifespan, redoc_url=None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +30,20 @@ class _Job:
 class MicroBatcher:
     """``await batcher.submit(rows)`` returns the (len(rows), 3) probabilities of those rows."""
 
-    def __init__(self, score: Score, *, max_rows: int = 32) -> None:
+    def __init__(self, score: Score, *, max_rows: int = 32, executor: Executor | None = None,
+                 in_flight: int = 1) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        if in_flight < 1 or (in_flight > 1 and executor is None):
+            raise ValueError(f"in_flight must be 1, or up to the workers of a given executor; got {in_flight}")
         self.score = score
         self.max_rows = max_rows
+        self.in_flight = in_flight
         self.calls = 0  # model calls made
         self.rows = 0  # rows scored
-        self._executor: ThreadPoolExecutor | None = None
+        self._given = executor  # owned by the caller (model processes); else a thread made here
+        self._executor: Executor | None = executor
+        self._running: set[asyncio.Task] = set()
         self._pending: deque[_Job] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -95,7 +101,14 @@ class MicroBatcher:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                await self._run(self._take())
+                if len(self._running) >= self.in_flight:
+                    await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                task = asyncio.get_running_loop().create_task(self._run(self._take()))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+                if self.in_flight == 1:
+                    await task
 
     async def close(self) -> None:
         if self._task is not None:
@@ -104,7 +117,9 @@ class MicroBatcher:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        if self._executor is not None:
+        for task in list(self._running):
+            task.cancel()
+        if self._executor is not None and self._given is None:
             # a later request (e.g. an app restarted by a test client) makes a fresh one
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

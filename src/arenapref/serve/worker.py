@@ -16,14 +16,16 @@ from fastapi import FastAPI
 
 from arenapref.api import load
 from arenapref.serve.app import create_app
+from arenapref.serve.procs import started
 from arenapref.serve.settings import Limits
 
 ENV = "ARENAPREF_SERVE_WORKER"
 
 
-def settings(run: str, *, swap_tta: bool | None, limits: Limits, max_batch: int) -> str:
+def settings(run: str, *, swap_tta: bool | None, limits: Limits, max_batch: int, model_processes: int = 0) -> str:
     """What the parent puts into :data:`ENV` for its workers."""
-    return json.dumps({"run": run, "swap_tta": swap_tta, "limits": limits.as_dict(), "max_batch": max_batch})
+    return json.dumps({"run": run, "swap_tta": swap_tta, "limits": limits.as_dict(), "max_batch": max_batch,
+                       "model_processes": model_processes})
 
 
 def app() -> FastAPI:
@@ -32,4 +34,6 @@ def app() -> FastAPI:
         raise RuntimeError(f"{ENV} is not set: start workers with `arenapref serve --workers N`")
     given: dict[str, Any] = json.loads(raw)
     judge = load(given["run"], swap_tta=given["swap_tta"])
-    return create_app(judge, limits=Limits(**given["limits"]), max_batch=given["max_batch"])
+    return create_app(judge, limits=Limits(**given["limits"]), max_batch=given["max_batch"],
+                      model_processes=started(given["run"], given["swap_tta"], given["model_processes"]))
+

@@ -1,0 +1,89 @@
+"""Model processes behind the service (`serve --model-processes N`): several batches scored at once, in
+separate processes that load the run themselves, with the same floats as the Python API."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import train_small_run
+
+import arenapref
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+
+from arenapref.serve.app import create_app  # noqa: E402
+from arenapref.serve.batcher import MicroBatcher  # noqa: E402
+from arenapref.serve.procs import ModelProcesses, started  # noqa: E402
+
+
+def test_batcher_keeps_in_flight_batches_busy_and_answers_each_request() -> None:
+    lock, busy, peak = threading.Lock(), [0], [0]
+
+    def slow_score(rows: list[dict]) -> np.ndarray:
+        with lock:
+            busy[0] += 1
+            peak[0] = max(peak[0], busy[0])
+        time.sleep(0.05)
+        with lock:
+            busy[0] -= 1
+        return np.array([[r["x"], 0.0, 0.0] for r in rows], dtype=float)
+
+    async def fire(batcher: MicroBatcher) -> list[np.ndarray]:
+        out = await asyncio.gather(*(batcher.submit([{"x": float(i)}]) for i in range(40)))
+        await batcher.close()
+        return out
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        two = MicroBatcher(slow_score, max_rows=4, executor=pool, in_flight=2)
+        got = asyncio.run(fire(two))
+    assert [float(g[0, 0]) for g in got] == [float(i) for i in range(40)]  # each request its own row
+    assert peak[0] == 2 and two.calls < 40 and two.rows == 40
+
+    peak[0] = 0
+    one = MicroBatcher(slow_score, max_rows=4)
+    asyncio.run(fire(one))
+    assert peak[0] == 1  # the default: one model call at a time
+    with pytest.raises(ValueError, match="in_flight"):
+        MicroBatcher(slow_score, in_flight=2)  # more than one in flight needs an executor with the workers
+
+
+def test_model_processes_answer_like_the_python_api(arena_pairs: pd.DataFrame, tmp_path: Path) -> None:
+    run = train_small_run(arena_pairs, tmp_path, model="gbdt", n=300)
+    judge = arenapref.load(run)
+    processes = ModelProcesses(str(run), swap_tta=None, n=2)
+    pids = processes.start()
+    assert len(set(pids)) == 2  # two processes, each with the run loaded
+    app = create_app(judge, max_batch=8, model_processes=processes)
+    rows = arena_pairs.iloc[300:364]
+
+    async def fire() -> list[dict]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            responses = await asyncio.gather(*(
+                http.post("/v1/compare", json={"prompt": p, "response_a": a, "response_b": b})
+                for p, a, b in zip(rows["prompt"], rows["response_a"], rows["response_b"])))
+        assert all(r.status_code == 200 for r in responses)
+        await app.state.batcher.close()
+        return [r.json() for r in responses]
+
+    try:
+        results = asyncio.run(fire())
+    finally:
+        processes.close()
+    got = np.array([[r["winner_model_a"], r["winner_model_b"], r["winner_tie"]] for r in results])
+    np.testing.assert_allclose(got, judge.predict(rows), atol=1e-12)
+    assert app.state.batcher.rows == 64 and app.state.batcher.calls < 64
+
+
+def test_a_run_that_fails_to_load_fails_at_start(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="could not load the run"):
+        started(str(tmp_path / "no-such-run"), None, 1)
+    assert started(str(tmp_path), None, 0) is None  # 0: the model stays in the server process
