@@ -52,6 +52,9 @@ DEFAULT_LGB_PARAMS: dict[str, Any] = {
 }
 
 
+SMALL_PREDICT_ROWS = 512
+
+
 class GBDTModel:
     name = "gbdt"
 
@@ -199,8 +202,12 @@ class GBDTModel:
 
     def _predict_matrix(self, x: np.ndarray) -> np.ndarray:
         num_iteration = self.booster_.best_iteration or None
+        # a small matrix on one thread: OpenMP's threads would spin for longer than the trees take, and
+        # on a server that CPU is taken from the requests being parsed (measured in docs/speed.md)
+        threads = 1 if len(x) < SMALL_PREDICT_ROWS else self.n_jobs
         with stage("lightgbm predict"):
-            return normalise_proba(np.asarray(self.booster_.predict(x, num_iteration=num_iteration)))
+            return normalise_proba(np.asarray(self.booster_.predict(x, num_iteration=num_iteration,
+                                                                    num_threads=threads)))
 
     def _predict_frame(self, x: pd.DataFrame) -> np.ndarray:
         return self._predict_matrix(self._matrix(x))
