@@ -55,6 +55,37 @@ def test_batcher_keeps_in_flight_batches_busy_and_answers_each_request() -> None
         MicroBatcher(slow_score, in_flight=2)  # more than one in flight needs an executor with the workers
 
 
+def test_a_second_batch_starts_early_only_when_it_is_worth_a_model_call() -> None:
+    sizes: list[int] = []
+    lock, busy, peak = threading.Lock(), [0], [0]
+
+    def slow_score(rows: list[dict]) -> np.ndarray:
+        with lock:
+            sizes.append(len(rows))
+            busy[0] += 1
+            peak[0] = max(peak[0], busy[0])
+        time.sleep(0.2)
+        with lock:
+            busy[0] -= 1
+        return np.zeros((len(rows), 3))
+
+    async def arrive(counts: list[int]) -> None:
+        batcher = MicroBatcher(slow_score, max_rows=32, executor=pool, in_flight=2)  # fills at 8 rows
+        calls = []
+        for count in counts:  # groups of requests arriving 30 ms apart
+            calls += [asyncio.ensure_future(batcher.submit([{}])) for _ in range(count)]
+            await asyncio.sleep(0.03)
+        await asyncio.gather(*calls)
+        await batcher.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        asyncio.run(arrive([1, 1, 1, 1]))  # three stragglers wait for the running call, then go together
+        assert sizes == [1, 3] and peak[0] == 1
+        sizes.clear()
+        asyncio.run(arrive([1, 8]))  # eight waiting: worth a second call at once
+        assert sizes == [1, 8] and peak[0] == 2
+
+
 def test_model_processes_answer_like_the_python_api(arena_pairs: pd.DataFrame, tmp_path: Path) -> None:
     run = train_small_run(arena_pairs, tmp_path, model="gbdt", n=300)
     judge = arenapref.load(run)

@@ -39,6 +39,9 @@ class MicroBatcher:
         self.score = score
         self.max_rows = max_rows
         self.in_flight = in_flight
+        # with several batches in flight, a second one starts early only with this many rows: batches of
+        # one or two rows would pay the fixed cost of a model call per request (docs/speed.md)
+        self.fill_rows = max(1, max_rows // (2 * in_flight)) if in_flight > 1 else 1
         self.calls = 0  # model calls made
         self.rows = 0  # rows scored
         self._given = executor  # owned by the caller (model processes); else a thread made here
@@ -103,6 +106,14 @@ class MicroBatcher:
             while self._pending:
                 if len(self._running) >= self.in_flight:
                     await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if self._running and sum(len(job.rows) for job in self._pending) < self.fill_rows:
+                    # a batch is being scored already: let this one fill up until that one is done or
+                    # enough rows wait (a request never waits longer than with one batch in flight)
+                    self._wake.clear()
+                    more = asyncio.get_running_loop().create_task(self._wake.wait())
+                    await asyncio.wait({more, *self._running}, return_when=asyncio.FIRST_COMPLETED)
+                    more.cancel()
                     continue
                 task = asyncio.get_running_loop().create_task(self._run(self._take()))
                 self._running.add(task)
