@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tests"))  # support.probe: loopback helpers shared with the tests
 
-from support.probe import free_port, wait_until_healthy  # noqa: E402
+from support.probe import children, free_port, wait_until_healthy  # noqa: E402
 
 from arenapref.data.locate import find_arena_dir, train_files  # noqa: E402
 from arenapref.data.readers import read_pairs  # noqa: E402
@@ -38,8 +38,7 @@ from arenapref.data.readers import read_pairs  # noqa: E402
 def family(pid: int) -> list[int]:
     """The server process and its worker and model processes (`--workers N`, `--model-processes N`), the
     children of every thread (a process pool may start its processes from any thread)."""
-    children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
-    return [pid, *(p for c in children for p in family(int(c)))]
+    return [pid, *(p for c in children(pid) for p in family(c))]
 
 
 def peak_rss_mib(pid: int) -> float:

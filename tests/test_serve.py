@@ -24,7 +24,7 @@ from arenapref.api import Judge
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
-from support.probe import free_port, wait_until_healthy  # noqa: E402
+from support.probe import children, free_port, wait_until_healthy  # noqa: E402
 
 from arenapref.serve.app import STATIC, create_app  # noqa: E402
 from arenapref.serve.settings import Limits  # noqa: E402
@@ -193,11 +193,6 @@ def test_conversation_text_is_not_logged(judge: Judge, caplog: pytest.LogCapture
     assert SECRET not in caplog.text
 
 
-def children_of(pid: int) -> list[str]:
-    """Child processes started by any thread of ``pid``."""
-    return [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
-
-
 @pytest.mark.parametrize(("workers", "model_processes"), [(1, 0), (2, 0), (1, 2)])
 def test_real_uvicorn_process(length_run: Path, tmp_path: Path, workers: int, model_processes: int) -> None:
     port = free_port()
@@ -219,10 +214,10 @@ def test_real_uvicorn_process(length_run: Path, tmp_path: Path, workers: int, mo
         assert bad.status_code == 422
         assert httpx.get(f"{base}/", timeout=10).status_code == 200
         if model_processes:  # spawned model processes under the server, each with the run loaded
-            spawned = [c for c in children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+            spawned = [c for c in children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
             assert len(spawned) == model_processes
         if workers > 1:  # worker processes under the supervisor, each serving the run
-            assert len(children_of(proc.pid)) >= workers
+            assert len(children(proc.pid)) >= workers
             served = {httpx.get(f"{base}/v1/model", timeout=10).json()["model"] for _ in range(4)}
             assert served == {"length"}
     finally:

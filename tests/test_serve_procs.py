@@ -24,17 +24,27 @@ from arenapref.serve.batcher import MicroBatcher  # noqa: E402
 from arenapref.serve.procs import ModelProcesses, started  # noqa: E402
 
 
-def test_batcher_keeps_in_flight_batches_busy_and_answers_each_request() -> None:
-    lock, busy, peak = threading.Lock(), [0], [0]
+class SlowScorer:
+    """A model call that takes ``seconds``, answers each row with its ``x`` in column 0, and records the
+    batch sizes and the most calls that ran at once."""
 
-    def slow_score(rows: list[dict]) -> np.ndarray:
-        with lock:
-            busy[0] += 1
-            peak[0] = max(peak[0], busy[0])
-        time.sleep(0.05)
-        with lock:
-            busy[0] -= 1
-        return np.array([[r["x"], 0.0, 0.0] for r in rows], dtype=float)
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.sizes, self.peak = seconds, [], 0
+        self._lock, self._busy = threading.Lock(), 0
+
+    def __call__(self, rows: list[dict]) -> np.ndarray:
+        with self._lock:
+            self.sizes.append(len(rows))
+            self._busy += 1
+            self.peak = max(self.peak, self._busy)
+        time.sleep(self.seconds)
+        with self._lock:
+            self._busy -= 1
+        return np.array([[r.get("x", 0.0), 0.0, 0.0] for r in rows], dtype=float)
+
+
+def test_batcher_keeps_in_flight_batches_busy_and_answers_each_request() -> None:
+    slow_score = SlowScorer(0.05)
 
     async def fire(batcher: MicroBatcher) -> list[np.ndarray]:
         out = await asyncio.gather(*(batcher.submit([{"x": float(i)}]) for i in range(40)))
@@ -45,30 +55,17 @@ def test_batcher_keeps_in_flight_batches_busy_and_answers_each_request() -> None
         two = MicroBatcher(slow_score, max_rows=4, executor=pool, in_flight=2)
         got = asyncio.run(fire(two))
     assert [float(g[0, 0]) for g in got] == [float(i) for i in range(40)]  # each request its own row
-    assert peak[0] == 2 and two.calls < 40 and two.rows == 40
+    assert slow_score.peak == 2 and two.calls < 40 and two.rows == 40
 
-    peak[0] = 0
+    slow_score = SlowScorer(0.05)
     one = MicroBatcher(slow_score, max_rows=4)
     asyncio.run(fire(one))
-    assert peak[0] == 1  # the default: one model call at a time
+    assert slow_score.peak == 1  # the default: one model call at a time
     with pytest.raises(ValueError, match="in_flight"):
         MicroBatcher(slow_score, in_flight=2)  # more than one in flight needs an executor with the workers
 
 
 def test_a_second_batch_starts_early_only_when_it_is_worth_a_model_call() -> None:
-    sizes: list[int] = []
-    lock, busy, peak = threading.Lock(), [0], [0]
-
-    def slow_score(rows: list[dict]) -> np.ndarray:
-        with lock:
-            sizes.append(len(rows))
-            busy[0] += 1
-            peak[0] = max(peak[0], busy[0])
-        time.sleep(0.2)
-        with lock:
-            busy[0] -= 1
-        return np.zeros((len(rows), 3))
-
     async def arrive(counts: list[int]) -> None:
         batcher = MicroBatcher(slow_score, max_rows=32, executor=pool, in_flight=2)  # fills at 8 rows
         calls = []
@@ -79,11 +76,12 @@ def test_a_second_batch_starts_early_only_when_it_is_worth_a_model_call() -> Non
         await batcher.close()
 
     with ThreadPoolExecutor(max_workers=2) as pool:
+        slow_score = SlowScorer(0.2)
         asyncio.run(arrive([1, 1, 1, 1]))  # three stragglers wait for the running call, then go together
-        assert sizes == [1, 3] and peak[0] == 1
-        sizes.clear()
+        assert slow_score.sizes == [1, 3] and slow_score.peak == 1
+        slow_score = SlowScorer(0.2)
         asyncio.run(arrive([1, 8]))  # eight waiting: worth a second call at once
-        assert sizes == [1, 8] and peak[0] == 2
+        assert slow_score.sizes == [1, 8] and slow_score.peak == 2
 
 
 def test_model_processes_answer_like_the_python_api(arena_pairs: pd.DataFrame, tmp_path: Path) -> None:

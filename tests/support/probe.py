@@ -1,10 +1,12 @@
-"""Loopback helpers for starting a server in benches and tests: a free port, and waiting for it to answer."""
+"""Loopback helpers for starting a server in benches and tests: a free port, waiting for it to answer, and
+the processes it started."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -30,3 +32,9 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen, *, timeout: flo
         if time.monotonic() > deadline:
             raise RuntimeError(f"server did not answer within {timeout:.0f} s")
         time.sleep(0.2)
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``, started by any of its threads (a process pool may start its
+    processes from any thread; Linux /proc)."""
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]

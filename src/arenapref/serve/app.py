@@ -15,6 +15,7 @@ answered without echoing the input back, and uvicorn's access log has only metho
 # from the endpoint annotations at runtime
 import json
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +126,7 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
     once as there are processes, and the app closes them when it shuts down."""
     limits = limits or Limits()
 
-    def score(rows: list[dict[str, Any]]) -> np.ndarray:
-        proba = judge.predict_pairs(pairs_frame(rows))
-        release_feature_cache()
-        return proba
-
-    batcher = (MicroBatcher(score, max_rows=max_batch) if model_processes is None else
+    batcher = (MicroBatcher(partial(procs.score_rows, judge), max_rows=max_batch) if model_processes is None else
                MicroBatcher(procs.score, max_rows=max_batch, executor=model_processes.executor,
                             in_flight=model_processes.n))
 

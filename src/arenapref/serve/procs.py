@@ -40,13 +40,19 @@ def _ready() -> int:
     return os.getpid()
 
 
-def score(rows: list[dict[str, Any]]) -> Any:
-    """Probabilities of ``rows`` (validated request rows) from this process's judge."""
+def score_rows(judge: Any, rows: list[dict[str, Any]]) -> Any:
+    """Probabilities of ``rows`` (validated request rows) from ``judge``: the service's one model call,
+    in the server process or in a model process."""
     from arenapref.api import pairs_frame, release_feature_cache
 
-    proba = _judge.predict_pairs(pairs_frame(rows))
+    proba = judge.predict_pairs(pairs_frame(rows))
     release_feature_cache()
     return proba
+
+
+def score(rows: list[dict[str, Any]]) -> Any:
+    """:func:`score_rows` with this model process's judge."""
+    return score_rows(_judge, rows)
 
 
 class ModelProcesses:

@@ -36,4 +36,3 @@ def app() -> FastAPI:
     judge = load(given["run"], swap_tta=given["swap_tta"])
     return create_app(judge, limits=Limits(**given["limits"]), max_batch=given["max_batch"],
                       model_processes=started(given["run"], given["swap_tta"], given["model_processes"]))
-
