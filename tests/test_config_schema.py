@@ -182,6 +182,14 @@ def test_every_bundled_recipe_is_tested() -> None:
         ["cpu-default", "cpu-best", "cpu-best-embed", "smollm2-135m-cpu", "gemma2-9b-qlora", "gemma2-9b-distill", "llama3-8b-qlora", "blend-example"])
 
 
+def test_cpu_best_embed_is_cpu_best_plus_the_encoder_block() -> None:
+    # the two recipes are separate files (recipes have no inheritance): keep the copy from drifting
+    best = yaml.safe_load((CONFIG_DIR / "cpu-best.yaml").read_text())
+    embed = yaml.safe_load((CONFIG_DIR / "cpu-best-embed.yaml").read_text())
+    assert embed["model"]["params"].pop("embed") == {"max_length": 256, "directions": 16}
+    assert embed == best
+
+
 def test_cpu_default_is_the_gbdt_defaults() -> None:
     """Defaults in one place: the resolved cpu-default is exactly GBDTModel's own defaults, which build the
     same LightGBM parameters as before the schema (the values below are the pre-schema recipe's)."""
