@@ -8,6 +8,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from test_fast_features import HARD_TEXTS
 
+from arenapref.features import tfidf
 from arenapref.features.tfidf import MAX_CHARS, FastTfidfVectorizer, TfidfPairFeatures, _texts
 
 PARAMS = {"max_features": 30000, "ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2, "dtype": np.float32}
@@ -52,11 +53,15 @@ def test_state_round_trip_is_exact(arena_pairs: pd.DataFrame) -> None:
     assert MAX_CHARS == 5000
 
 
+@pytest.mark.parametrize("lookup", ["search", "join"])
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3)])
 def test_coded_transform_equals_scikit_learn_for_every_ngram_range(arena_pairs: pd.DataFrame,
-                                                                   ngram_range: tuple[int, int]) -> None:
+                                                                   ngram_range: tuple[int, int], lookup: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The transform path counts n-grams as integer codes; every order, with out-of-vocabulary tokens
-    between known ones, empty and one-token documents, and batches of one document."""
+    between known ones, empty and one-token documents, and batches of one document; with the binary
+    search of small batches and with the hash join of large ones, whatever the batch's size."""
+    monkeypatch.setattr(tfidf, "_SEARCH_MAX_TOKENS", 10**9 if lookup == "search" else -1)
     corpus = _corpus(arena_pairs.iloc[:300]) + HARD_TEXTS * 2
     params = {**PARAMS, "ngram_range": ngram_range, "max_features": 4000}
     slow, fast = TfidfVectorizer(**params).fit(corpus), FastTfidfVectorizer(**params).fit(corpus)

@@ -3,8 +3,10 @@ read from a file: each checked like a file row, into the canonical pairs table."
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from arenapref.data.schema import COLUMNS, LABEL_COLUMNS
@@ -41,7 +43,8 @@ def _as_list(value: Any) -> Any:
 
 def pairs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Canonical rows (from :func:`clean_pair` / ``clean_row``) as a canonical pairs table."""
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    # column lists, not a list of dicts: pandas infers a record list's keys row by row
+    columns: dict[str, Any] = {c: [r.get(c, math.nan) for r in rows] for c in COLUMNS}
     for col in LABEL_COLUMNS:
-        frame[col] = frame[col].astype(float)
-    return frame
+        columns[col] = np.asarray(columns[col], dtype=float)
+    return pd.DataFrame(columns, columns=list(COLUMNS))

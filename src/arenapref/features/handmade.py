@@ -430,17 +430,16 @@ def _pair_features(pairs: pd.DataFrame) -> pd.DataFrame:
     fp = rows(keys[0], known_text, width)[:, _PROMPT_IDX]
     fa, fb = rows(keys[1], known_text, width), rows(keys[2], known_text, width)
     ex = rows(pair_keys, known_pair, len(_OVERLAP_FEATURES))
-    cols: dict[str, np.ndarray] = {}
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
     for j, name in enumerate(TEXT_FEATURES):
-        cols[f"{name}_a"] = fa[:, j]
-        cols[f"{name}_b"] = fb[:, j]
-        cols[f"{name}_diff"] = fa[:, j] - fb[:, j]
-        total = fa[:, j] + fb[:, j]
-        cols[f"{name}_rel"] = np.divide(fa[:, j] - fb[:, j], total, out=np.zeros(len(total), dtype=np.float32),
-                                        where=total != 0)
-    for j, name in enumerate(PROMPT_FEATURES):
-        cols[f"prompt_{name}"] = fp[:, j]
-    for j, name in enumerate(_OVERLAP_FEATURES):
-        cols[name] = ex[:, j]
+        a, b = fa[:, j], fb[:, j]
+        total = a + b
+        rel = np.divide(a - b, total, out=np.zeros(len(total), dtype=np.float32), where=total != 0)
+        names += [f"{name}_a", f"{name}_b", f"{name}_diff", f"{name}_rel"]
+        blocks += [a, b, a - b, rel]
+    names += [f"prompt_{name}" for name in PROMPT_FEATURES] + list(_OVERLAP_FEATURES)
     assert len(fa) == n
-    return pd.DataFrame(cols, index=pairs.index)
+    # one float32 block: a frame built column by column cost more than the features of a small batch
+    matrix = np.column_stack([*blocks, fp, ex]) if n else np.zeros((0, len(names)), dtype=np.float32)
+    return pd.DataFrame(matrix.astype(np.float32, copy=False), columns=names, index=pairs.index)

@@ -6,6 +6,7 @@ Fitted on training rows only (inside each CV fold), so validation text never sha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
@@ -125,33 +126,37 @@ class FastTfidfVectorizer(TfidfVectorizer):
         return cached[1]
 
     def _coded_counts(self, docs: list[str], coded: CodedVocab, n_terms: int) -> sparse.csr_array:
-        """Term counts against a vocabulary without building n-gram strings: tokens become ids (one
-        join), n-grams become integer codes found by a hash join. Same counts as scikit-learn's
-        analyzer (tests/test_fast_tfidf.py)."""
-        table, unigram_col, orders, k = coded
+        """Term counts against a vocabulary without building n-gram strings: tokens become ids, n-grams
+        integer codes, both found in the vocabulary by a hash join, or for a small batch by binary search
+        in its sorted arrays (a join builds a hash table of the vocabulary per call; a search costs log V
+        per token). Same counts as scikit-learn's analyzer either way (tests/test_fast_tfidf.py)."""
         lo, hi = self.ngram_range
-        tokens = self._tokens(docs).join(table, on="tok", how="left", maintain_order="left")
+        tokens = self._tokens(docs)
         doc = tokens["doc"].to_numpy()
-        tid = tokens["tid"].fill_null(-1).to_numpy()
+        small = tokens.height <= _SEARCH_MAX_TOKENS
+        tid = coded.token_ids(tokens["tok"]) if small else coded.joined_token_ids(tokens["tok"])
         hit_docs, hit_cols = [], []
         if lo <= 1:
             known = tid >= 0
             cols = np.full(len(tid), -1, dtype=np.int64)
-            cols[known] = unigram_col[tid[known]]
+            cols[known] = coded.unigram_col[tid[known]]
             keep = cols >= 0
             hit_docs.append(doc[keep])
             hit_cols.append(cols[keep])
-        for n, code_table in zip(range(2, hi + 1), orders):
-            if n < lo or len(tid) < n or code_table.height == 0:
+        for n, (codes, code_cols), code_table in zip(range(2, hi + 1), coded.orders, coded.order_tables):
+            if n < lo or len(tid) < n or len(codes) == 0:
                 continue
-            valid, code = ngram_codes(doc, tid, n, k)
-            m = len(code)
-            # a hash join (polars) finds the vocabulary's n-grams among the codes: order does not matter,
-            # the sparse matrix below sorts its entries
-            hits = (pl.DataFrame({"doc": doc[:m][valid], "code": code[valid]})
-                    .join(code_table, on="code", how="inner"))
-            hit_docs.append(hits["doc"].to_numpy())
-            hit_cols.append(hits["col"].to_numpy())
+            valid, code = ngram_codes(doc, tid, n, coded.k)
+            if small:
+                at, found = _lookup(codes, code)
+                found &= valid
+                hit_docs.append(doc[:len(code)][found])
+                hit_cols.append(code_cols[at[found]])
+            else:  # a hash join: order does not matter, the sparse matrix below sorts its entries
+                hits = (pl.DataFrame({"doc": doc[:len(code)][valid], "code": code[valid]})
+                        .join(code_table, on="code", how="inner"))
+                hit_docs.append(hits["doc"].to_numpy())
+                hit_cols.append(hits["col"].to_numpy())
         rows = np.concatenate(hit_docs) if hit_docs else np.zeros(0, dtype=np.int64)
         cols = np.concatenate(hit_cols) if hit_cols else np.zeros(0, dtype=np.int64)
         matrix = sparse.csr_array((np.ones(len(rows), dtype=self.dtype), (rows, cols)),
@@ -193,14 +198,48 @@ def ngram_codes(doc: np.ndarray, tid: np.ndarray, n: int, k: int) -> tuple[np.nd
     return valid, code
 
 
-# a vocabulary as integers: (token -> id table, unigram column per token id (-1: none),
-# per n-gram order n >= 2 a table of (code, column), the code base K)
-CodedVocab = tuple[pl.DataFrame, np.ndarray, list[pl.DataFrame], int]
+# up to this many tokens per call a binary search beats a hash join (measured in docs/speed.md)
+_SEARCH_MAX_TOKENS = 20_000
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each of ``keys`` in ``sorted_keys`` (clipped) and whether it is there."""
+    at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
+    return at, sorted_keys[at] == keys if len(sorted_keys) else np.zeros(len(keys), dtype=bool)
+
+
+@dataclass(frozen=True)
+class CodedVocab:
+    """A vocabulary as integers: every token its terms use has an id (``tokens`` in id order), an
+    n-gram's code is its ids in base ``k``. ``unigram_col``: the column of each token id as a term (-1:
+    none); ``orders``: per n-gram order n >= 2 the sorted codes and their columns."""
+
+    tokens: pl.Series
+    unigram_col: np.ndarray
+    orders: list[tuple[np.ndarray, np.ndarray]]
+    k: int
+    token_hashes: np.ndarray  # the tokens' polars hashes, sorted
+    hash_ids: np.ndarray  # the token id of each sorted hash
+    table: pl.DataFrame  # (tok, tid) and per order (code, col): the same, as join tables
+    order_tables: list[pl.DataFrame]
+
+    def joined_token_ids(self, tok: pl.Series) -> np.ndarray:
+        """:meth:`token_ids` by one hash join."""
+        return (tok.to_frame("tok").join(self.table, on="tok", how="left", maintain_order="left")["tid"]
+                .fill_null(-1).to_numpy())
+
+    def token_ids(self, tok: pl.Series) -> np.ndarray:
+        """Id of each token (-1: not a token of the vocabulary): its hash found by binary search, then
+        the string compared, so a hash collision cannot make a wrong match."""
+        at, found = _lookup(self.token_hashes, tok.hash().to_numpy())
+        ids = self.hash_ids[at] if len(self.hash_ids) else np.zeros(len(tok), dtype=np.int64)
+        found &= (self.tokens.gather(ids) == tok).fill_null(False).to_numpy() if len(tok) else found
+        return np.where(found, ids, -1)
 
 
 def code_vocabulary(vocabulary: dict[str, int], max_n: int) -> CodedVocab | None:
-    """Each token its terms use gets an id; an n-gram's code is its ids in base K (the number of such
-    tokens). None when K**max_n would overflow int64."""
+    """The vocabulary as integers (see :class:`CodedVocab`). None when K**max_n would overflow int64 or
+    two of its tokens share a hash (then scikit-learn's own counting is used)."""
     tokens: dict[str, int] = {}
     split = [(term.split(" "), col) for term, col in vocabulary.items()]
     for parts, _ in split:
@@ -220,11 +259,20 @@ def code_vocabulary(vocabulary: dict[str, int], max_n: int) -> CodedVocab | None
             code = code * k + tokens[tok]
         by_order[len(parts)][0].append(code)
         by_order[len(parts)][1].append(col)
-    orders = [pl.DataFrame({"code": by_order[n][0], "col": by_order[n][1]}, schema={"code": pl.Int64, "col": pl.Int64})
-              for n in range(2, max_n + 1)]
-    table = pl.DataFrame({"tok": list(tokens), "tid": list(tokens.values())},
-                         schema={"tok": pl.String, "tid": pl.Int64})
-    return table, unigram_col, orders, k
+    orders = []
+    for n in range(2, max_n + 1):
+        codes, cols = np.asarray(by_order[n][0], dtype=np.int64), np.asarray(by_order[n][1], dtype=np.int64)
+        order = np.argsort(codes, kind="stable")
+        orders.append((codes[order], cols[order]))
+    words = pl.Series("tok", list(tokens), dtype=pl.String)
+    hashes = words.hash().to_numpy()
+    by_hash = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[by_hash]
+    if len(sorted_hashes) > 1 and bool(np.any(sorted_hashes[1:] == sorted_hashes[:-1])):
+        return None
+    table = pl.DataFrame({"tok": words, "tid": np.arange(len(words), dtype=np.int64)})
+    order_tables = [pl.DataFrame({"code": codes, "col": cols}) for codes, cols in orders]
+    return CodedVocab(words, unigram_col, orders, k, sorted_hashes, by_hash.astype(np.int64), table, order_tables)
 
 
 def _row_cosine(x: sparse.csr_matrix, y: sparse.csr_matrix) -> np.ndarray:
@@ -278,14 +326,17 @@ class TfidfPairFeatures:
         docs = vec.transform(_texts(pairs["prompt"]) + _texts(pairs["response_a"]) + _texts(pairs["response_b"]))
         p, a, b = docs[:n], docs[n:2 * n], docs[2 * n:]
         cos_pa, cos_pb, cos_ab = _row_cosine(p, a), _row_cosine(p, b), _row_cosine(a, b)
-        cols = {"tfidf_cos_prompt_a": cos_pa, "tfidf_cos_prompt_b": cos_pb,
-                "tfidf_cos_prompt_diff": cos_pa - cos_pb, "tfidf_cos_ab": cos_ab}
+        names = ["tfidf_cos_prompt_a", "tfidf_cos_prompt_b", "tfidf_cos_prompt_diff", "tfidf_cos_ab"]
+        blocks = [cos_pa, cos_pb, cos_pa - cos_pb, cos_ab]
         if self.svd_components_ is not None:
             # project A-B with the linear map only, so swapping A and B negates every component exactly
             proj = np.asarray((a - b) @ self.svd_components_.T)
-            for j in range(proj.shape[1]):
-                cols[f"tfidf_svd_diff_{j}"] = proj[:, j]
-        return pd.DataFrame(cols, index=pairs.index)
+            names += [f"tfidf_svd_diff_{j}" for j in range(proj.shape[1])]
+            blocks += list(proj.T)
+        # one block (the columns share a dtype): a frame built column by column costs more than a small batch
+        dtype = np.result_type(*blocks)
+        matrix = np.column_stack(blocks).astype(dtype, copy=False) if n else np.zeros((0, len(names)), dtype)
+        return pd.DataFrame(matrix, columns=names, index=pairs.index)
 
     # ------------------------------------------------------------- persistence (data, never pickle)
     def get_params(self) -> dict[str, Any]:
