@@ -69,16 +69,19 @@ def fresh_process_proba(model_dir: Path, pairs_file: Path, out: Path) -> np.ndar
     return np.load(out)
 
 
-@pytest.mark.parametrize("mode", ["full", "adapter"])
+@pytest.mark.parametrize("mode", ["full", "adapter", "full+offset"])
 def test_save_reload_in_fresh_process_gives_identical_probabilities(
         mode: str, tokenizer_dir: Path, base_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
     train, valid = data
     p = params(tokenizer_dir)
     if mode == "adapter":
         p["model"] = {"base": str(base_dir)}
+    if mode == "full+offset":  # the length baseline under the logits is saved with the model
+        p["model"] = {**p["model"], "offset": "length"}
     model = LLMClassifier(**p).fit(train, log=lambda m: None)
     save_model(model, tmp_path / "model")
     assert (tmp_path / "model" / ("adapter" if mode == "adapter" else "weights")).is_dir()
+    assert (tmp_path / "model" / "offset" / "length.json").is_file() == (mode == "full+offset")
     before = model.predict_proba(valid, swap_tta=True)
     write_pairs(valid, tmp_path / "valid.jsonl")
     after = fresh_process_proba(tmp_path / "model", tmp_path / "valid.jsonl", tmp_path / "p.npy")

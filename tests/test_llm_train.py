@@ -212,3 +212,39 @@ def test_head_init_is_checked(tokenizer_dir: Path) -> None:
     p["model"] = {**p["model"], "head_init": "xavier"}
     with pytest.raises(ValueError, match="model.head_init"):
         make_config(**p)
+
+
+def test_length_offset_starts_at_the_length_baseline_and_learns_beyond_it(
+        tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """``model.offset: length``: with a zero head the classifier is the length baseline fitted on its
+    training rows, exactly; trained, it learns what length does not explain (here: the words)."""
+    from arenapref.models.length import LengthModel
+
+    def same_lengths(pairs: pd.DataFrame) -> pd.DataFrame:  # "right" and "wrong": length cannot tell A from B
+        out = pairs.copy()
+        for col in ("response_a", "response_b"):
+            out[col] = [[t.replace("correct", "right") for t in turns] for turns in out[col]]
+        return out
+
+    train, valid = (same_lengths(d) for d in data)
+    baseline = LengthModel().fit(train).predict_proba(valid, swap_tta=True)
+
+    def fitted(**spec: object) -> LLMClassifier:
+        p = params(tokenizer_dir, **spec)
+        p["model"] = {**p["model"], "head_init": "zero", "offset": "length"}
+        return LLMClassifier(**p).fit(train, log=lambda m: None)
+
+    untrained = fitted(max_steps=1, lr=0.0, head_lr=0.0)
+    np.testing.assert_allclose(untrained.predict_proba(valid, swap_tta=True), baseline, atol=1e-6)
+    model = fitted(max_steps=60)
+    got = model.predict_proba(valid, swap_tta=True)
+    np.testing.assert_allclose(got, swap_proba(model.predict_proba(swap_pairs(valid), swap_tta=True)), atol=1e-6)
+    y = targets_of(valid)
+    assert log_loss(y, got) < log_loss(y, baseline) - 0.1, (log_loss(y, got), log_loss(y, baseline))
+
+
+def test_offset_is_checked(tokenizer_dir: Path) -> None:
+    p = params(tokenizer_dir)
+    p["model"] = {**p["model"], "offset": "gbdt"}
+    with pytest.raises(ValueError, match="model.offset"):
+        make_config(**p)

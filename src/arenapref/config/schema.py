@@ -337,6 +337,9 @@ class LLMModelSpec(Section):
     head: Literal["default", "mlp"] = default(_MS, "head", "classification head: the model's own or a 2-layer MLP")
     head_init: Literal["normal", "zero"] = default(_MS, "head_init", "initial head weights: N(0, 0.02), or a zero "
                                                    "last layer (uniform first prediction, no over-confident start)")
+    offset: Literal["length"] | None = default(_MS, "offset", "length: the logits are added to the log-probabilities of "
+                                               "a length baseline fitted on the training rows (the LLM learns what "
+                                               "length does not explain)")
 
     @model_validator(mode="after")
     def _has_weights(self) -> LLMModelSpec:

@@ -16,6 +16,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 INFER_PRECISIONS = ("fp32", "bf16", "fp16", "int8_dynamic", "8bit", "4bit")
 SWAP_MODES = ("none", "random", "full")
 HEAD_INITS = ("normal", "zero")
+OFFSETS = (None, "length")
 
 
 @dataclass
@@ -34,6 +35,10 @@ class ModelSpec:
     head_init: str = "normal"               # "normal": N(0, 0.02) head; "zero": the head's last layer starts at 0,
                                             # so the first prediction is uniform (pooled decoder states have large
                                             # norms: a N(0, 0.02) head starts over-confident)
+    offset: str | None = None               # None | "length": the head's logits are added to the log-probabilities
+                                            # of a length baseline fitted on the same training rows, so the LLM
+                                            # learns what length does not explain (it cannot see the length of a
+                                            # truncated answer); saved with the model
 
 
 @dataclass
@@ -140,6 +145,8 @@ def make_config(seed: int = 42, **sections: dict[str, Any] | None) -> LLMConfig:
         raise ValueError(f"model.head must be default or mlp, got {cfg.model.head!r}")
     if cfg.model.head_init not in HEAD_INITS:
         raise ValueError(f"model.head_init must be one of {HEAD_INITS}, got {cfg.model.head_init!r}")
+    if cfg.model.offset not in OFFSETS:
+        raise ValueError(f"model.offset must be null or one of {OFFSETS[1:]}, got {cfg.model.offset!r}")
     if not 0.0 <= cfg.distill.alpha <= 1.0 or cfg.distill.temperature <= 0:
         raise ValueError("distill.alpha must be in [0, 1] and distill.temperature > 0")
     if cfg.train.micro_batch_size < 1 or cfg.train.grad_accum < 1:

@@ -23,12 +23,15 @@ class EncodedPairs:
     targets: np.ndarray           # (n, 3); NaN rows for unlabelled pairs
     teacher: np.ndarray | None    # (n, 3) teacher probabilities for distillation
     report: pd.DataFrame          # the truncation report of the as-given orientation
+    offset: np.ndarray | None = None          # (n, 3) logits added to the model's (``model.offset``), as given
+    swapped_offset: np.ndarray | None = None  # and for the swapped orientation
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def view(self, idx: np.ndarray, swap: np.ndarray) -> tuple[list[list[int]], np.ndarray, np.ndarray | None]:
-        """Sequences, targets and teacher rows for ``idx``, swapped where ``swap`` is True."""
+    def view(self, idx: np.ndarray, swap: np.ndarray
+             ) -> tuple[list[list[int]], np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Sequences, targets, teacher and offset rows for ``idx``, swapped where ``swap`` is True."""
         seqs = [self.swapped_ids[i] if s else self.ids[i] for i, s in zip(idx, swap)]
         targets = self.targets[idx].copy()
         targets[swap] = targets[swap][:, SWAP_COLUMNS]
@@ -36,11 +39,14 @@ class EncodedPairs:
         if self.teacher is not None:
             teacher = self.teacher[idx].copy()
             teacher[swap] = teacher[swap][:, SWAP_COLUMNS]
-        return seqs, targets, teacher
+        offset = None
+        if self.offset is not None and self.swapped_offset is not None:
+            offset = np.where(swap[:, None], self.swapped_offset[idx], self.offset[idx])
+        return seqs, targets, teacher, offset
 
 
 def encode_pairs(renderer: PairRenderer, pairs: pd.DataFrame, *, teacher: np.ndarray | None = None,
-                 with_swapped: bool = True) -> EncodedPairs:
+                 with_swapped: bool = True, offsets: tuple[np.ndarray, np.ndarray] | None = None) -> EncodedPairs:
     rendered: list[RenderedPair] = renderer.render_pairs(pairs)
     swapped: list[list[int]] = []
     if with_swapped:
@@ -50,7 +56,8 @@ def encode_pairs(renderer: PairRenderer, pairs: pd.DataFrame, *, teacher: np.nda
     mask = has_labels(pairs)
     if mask.any():
         targets[mask] = targets_of(pairs.loc[mask])
-    return EncodedPairs([r.input_ids for r in rendered], swapped, targets, teacher, truncation_report(rendered))
+    return EncodedPairs([r.input_ids for r in rendered], swapped, targets, teacher, truncation_report(rendered),
+                        *(offsets or (None, None)))
 
 
 def collate(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

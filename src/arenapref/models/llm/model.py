@@ -6,6 +6,8 @@ Saved folder (``save``)::
     tokenizer/         the tokenizer (with its pad token)
     adapter/           peft LoRA adapter + head (``save_mode: adapter``; the base is re-read from model.base)
     weights/           config.json + model.safetensors of the merged model (``save_mode: full``)
+    offset/            length.json: the length baseline whose log-probabilities the logits are added to
+                       (``model.offset: length``)
 
 ``save_mode: auto`` stores an adapter when the base can be re-read (a hub id, folder or package) and
 LoRA is on, and the merged weights otherwise (random-init models, full fine-tuning).
@@ -22,8 +24,9 @@ import pandas as pd
 from torch import nn
 
 from arenapref.data.folds import prompt_groups
-from arenapref.data.schema import has_labels
+from arenapref.data.schema import has_labels, swap_pairs
 from arenapref.metrics import normalise_proba
+from arenapref.models.length import LengthModel
 from arenapref.models.llm.backbone import (
     HFModel,
     apply_lora,
@@ -65,6 +68,7 @@ class LLMClassifier:
                                               distill=distill, infer=infer)
         if save_mode not in ("auto", "adapter", "full"):
             raise ValueError(f"save_mode must be auto, adapter or full, got {save_mode!r}")
+        self.offset_model_: LengthModel | None = None
 
     # ----------------------------------------------------------------- building blocks
     def renderer(self, *, inference: bool = False) -> PairRenderer:
@@ -87,7 +91,15 @@ class LLMClassifier:
 
     def _encode(self, pairs: pd.DataFrame, *, teachers: bool) -> EncodedPairs:
         teacher = teacher_proba(self.config_.distill.teachers, pairs["id"]) if teachers else None
-        return encode_pairs(self.renderer(), pairs, teacher=teacher, with_swapped=True)
+        offsets = None
+        if self.offset_model_ is not None:
+            offsets = (self._offset(pairs), self._offset(swap_pairs(pairs)))
+        return encode_pairs(self.renderer(), pairs, teacher=teacher, with_swapped=True, offsets=offsets)
+
+    def _offset(self, pairs: pd.DataFrame) -> np.ndarray:
+        """(n, 3) log-probabilities of the offset model for the pairs as given (``model.offset``)."""
+        assert self.offset_model_ is not None
+        return np.log(np.clip(self.offset_model_.predict_proba(pairs), 1e-7, 1.0))
 
     # ----------------------------------------------------------------- interface
     def fit(self, pairs: pd.DataFrame, *, eval_pairs: pd.DataFrame | None = None, log: Any = print) -> LLMClassifier:
@@ -108,6 +120,9 @@ class LLMClassifier:
             train_pairs, valid_pairs = pairs, eval_pairs.loc[has_labels(eval_pairs)].reset_index(drop=True)
         else:
             train_pairs, valid_pairs = self._split(pairs)
+        # the baseline sees the training rows only, like the LLM (a 12-feature logistic regression: its
+        # in-sample log-probabilities are close to what it gives unseen rows)
+        self.offset_model_ = LengthModel().fit(train_pairs) if cfg.model.offset == "length" else None
         train_set = self._encode(train_pairs, teachers=bool(cfg.distill.teachers))
         valid_set = self._encode(valid_pairs, teachers=False) if valid_pairs is not None else None
         self.truncation_report_ = train_set.report
@@ -135,9 +150,12 @@ class LLMClassifier:
         seqs = [renderer.render(p, a, b, row_id=str(i)).input_ids
                 for i, p, a, b in zip(pairs["id"], pairs["prompt"], pairs[cols[0]], pairs[cols[1]])]
         spec = self.config_.infer
-        return predict_logits(self._inference_net(), seqs, self.tokenizer_.pad_token_id,
-                              batch_size=spec.batch_size, max_batch_tokens=spec.max_batch_tokens,
-                              progress=self.progress)
+        logits = predict_logits(self._inference_net(), seqs, self.tokenizer_.pad_token_id,
+                                batch_size=spec.batch_size, max_batch_tokens=spec.max_batch_tokens,
+                                progress=self.progress)
+        if self.offset_model_ is not None:
+            logits = logits + self._offset(swap_pairs(pairs) if swapped else pairs)
+        return logits
 
     def predict_proba(self, pairs: pd.DataFrame, *, swap_tta: bool = False) -> np.ndarray:
         if len(pairs) == 0:
@@ -177,6 +195,8 @@ class LLMClassifier:
             (path / "weights").mkdir(exist_ok=True)
             merged.config.save_pretrained(path / "weights")
             save_model(merged, str(path / "weights" / "model.safetensors"))
+        if self.offset_model_ is not None:
+            self.offset_model_.save(path / "offset")
         result = self.train_result_
         write_json(path / "llm.json", {
             "params": self.get_params(), "resolved": config_to_dict(self.config_), "save_mode": mode,
@@ -210,6 +230,7 @@ class LLMClassifier:
         net.eval()
         model.net_ = net
         model._ready = None
+        model.offset_model_ = LengthModel.load(path / "offset") if cfg.model.offset else None
         model.train_result_ = TrainResult(steps_done=state["train"]["steps"], best_step=state["train"]["best_step"],
                                           best_val_log_loss=state["train"]["best_val_log_loss"],
                                           history=state["train"]["history"])

@@ -156,13 +156,18 @@ def evaluate(model: nn.Module, data: EncodedPairs, pad_id: int, cfg: LLMConfig) 
     model.eval()
     with autocast(next(model.parameters()).device, cfg.train.precision):
         proba = softmax(predict_logits(model, data.ids, pad_id, batch_size=cfg.infer.batch_size,
-                                       max_batch_tokens=cfg.infer.max_batch_tokens))
+                                       max_batch_tokens=cfg.infer.max_batch_tokens) + _or_zero(data.offset))
         if cfg.train.eval_swap_tta:
             swapped = softmax(predict_logits(model, data.swapped_ids, pad_id, batch_size=cfg.infer.batch_size,
-                                             max_batch_tokens=cfg.infer.max_batch_tokens))
+                                             max_batch_tokens=cfg.infer.max_batch_tokens)
+                              + _or_zero(data.swapped_offset))
             proba = 0.5 * (proba + swapped[:, SWAP_COLUMNS])
     model.train()
     return log_loss(data.targets, proba)
+
+
+def _or_zero(offset: np.ndarray | None) -> np.ndarray | float:
+    return 0.0 if offset is None else offset
 
 
 def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
@@ -194,13 +199,13 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
 
 def accumulate_step(model: nn.Module, seqs: list[list[int]], targets: np.ndarray, teacher: np.ndarray | None,
                     cfg: LLMConfig, pad_id: int, device: torch.device, *, micro: int, backward: Any = None,
-                    no_sync: Any = None) -> float:
+                    no_sync: Any = None, offset: np.ndarray | None = None) -> float:
     """Forward/backward of one optimizer step's examples in micro-batches of ``micro``; returns the loss.
 
     Each micro-batch adds sum(per-example loss) / len(seqs), so the accumulated gradient is that of the
     mean over all examples of the step however unevenly they split. Examples are length-sorted first
     (less padding; the sum does not depend on the order). ``no_sync`` skips the DDP all-reduce on all
-    micro-batches but the last.
+    micro-batches but the last. ``offset`` rows are added to the logits (``model.offset``).
     """
     backward = backward or (lambda loss: loss.backward())
     order = np.argsort([-len(s) for s in seqs], kind="stable")
@@ -212,6 +217,8 @@ def accumulate_step(model: nn.Module, seqs: list[list[int]], targets: np.ndarray
         with context:
             with autocast(device, cfg.train.precision):
                 logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            if offset is not None:
+                logits = logits.float() + torch.as_tensor(offset[rows], dtype=torch.float32, device=device)
             t = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
             tt = None if teacher is None else torch.as_tensor(teacher[rows], dtype=torch.float32, device=device)
             loss = example_losses(logits, t, tt, cfg).sum() / len(seqs)
@@ -268,12 +275,13 @@ def run_training(model: nn.Module, cfg: LLMConfig, train: EncodedPairs, valid: E
         idx, flips = idx[rank::world], flips[rank::world]
         if spec.swap == "full":
             idx, flips = np.concatenate([idx, idx]), np.concatenate([flips, ~flips])
-        seqs, targets, teacher = train.view(idx, flips)
+        seqs, targets, teacher, offset = train.view(idx, flips)
         n_local = len(seqs)
         micro = spec.micro_batch_size * (2 if spec.swap == "full" else 1)
         step_loss = accumulate_step(wrapped, seqs, targets, teacher, cfg, pad_id, device, micro=micro,
                                     backward=_backward(accelerator, scaler),
-                                    no_sync=(lambda: accelerator.no_sync(wrapped)) if accelerator else None)
+                                    no_sync=(lambda: accelerator.no_sync(wrapped)) if accelerator else None,
+                                    offset=offset)
         if scaler is not None:
             scaler.unscale_(optimizer)
         if spec.max_grad_norm:
