@@ -80,10 +80,11 @@ def test_contract_on_long_multi_turn_real_rows(arena_pairs: pd.DataFrame) -> Non
             assert sum(rep.turns_cut[name]) == full - rep.kept[name]
         for name in ("response_a", "response_b"):
             assert rep.kept[name] >= min(48, rep.tokens[name])
-        # turn-aware: every non-empty turn keeps some tokens (budget per turn >> 0 at 512 / <= 6 turns)
+        # turn-aware: every non-empty turn that is not dropped keeps some tokens
         for name, turns in zip(SECTIONS, (row.prompt, row.response_a, row.response_b)):
             kept = [len(byte_encode(t or "")) - c for t, c in zip(turns, rep.turns_cut[name])]
-            assert all(k > 0 for k, t in zip(kept, turns) if t)
+            assert all(k > 0 for k, t in list(zip(kept, turns))[rep.turns_dropped:] if t)
+            assert all(k == 0 for k in kept[:rep.turns_dropped])
         # the fixed template is intact: it starts with BOS and ends with the question
         assert item.input_ids[0] == 1 and item.input_ids[-len(r.question):] == r.question
         # when truncated, the whole budget is used
@@ -108,3 +109,24 @@ def test_non_english_and_empty_turns() -> None:
     assert item.report.tokens["response_b"] == len("🙂".encode()) * 40
     with pytest.raises(ValueError, match="row tiny: max_length 16 leaves no room"):
         PairRenderer(byte_encode, TruncationConfig(max_length=16)).render(["a"], ["b"], ["c"], row_id="tiny")
+
+
+def test_a_conversation_too_long_for_its_template_loses_its_oldest_turns() -> None:
+    """40 turns at 256 tokens: the separators alone would not fit, so the oldest turns go whole (all
+    three sections alike) until the template takes at most half; the latest exchange is kept."""
+    r = renderer(max_length=256, min_response_tokens=8)
+    n = 40
+    prompt = [f"q{i}" for i in range(n)]
+    item = r.render(prompt, [f"a{i} " * 5 for i in range(n)], [f"b{i} " * 5 for i in range(n)], row_id="long")
+    rep = item.report
+    assert 0 < rep.turns_dropped < n - 1 and len(item.input_ids) == rep.length <= 256
+    kept_turns = n - rep.turns_dropped
+    assert 2 * r.fixed_tokens([kept_turns] * 3) <= 256 < 2 * r.fixed_tokens([kept_turns + 1] * 3)
+    text = bytes(t for t in item.input_ids[1:] if t < 256).decode("utf-8")
+    prompt_part = text.split("<response_a>")[0]
+    assert f"q{n - 1}" in prompt_part and f"q{rep.turns_dropped - 1}\n" not in prompt_part
+    assert rep.truncated and rep.row()["turns_dropped"] == rep.turns_dropped
+    for name in SECTIONS:  # what was dropped counts as cut: full = kept + cut
+        assert rep.tokens[name] == rep.kept[name] + sum(rep.turns_cut[name])
+        assert len(rep.turns_cut[name]) == n
+    assert r.render(["q"], ["a"], ["b"]).report.turns_dropped == 0

@@ -5,6 +5,10 @@ Layout (token level, each piece tokenised on its own so budgets are exact)::
     [BOS] "<prompt>:" p1 "\\n---\\n" p2 ... "\\n\\n<response_a>:" a1 "\\n---\\n" a2 ...
           "\\n\\n<response_b>:" b1 ... "\\n\\nWhich response is better?"
 
+A conversation whose template (headers, one separator per turn boundary, question) would take more than
+half of ``max_length`` loses its oldest turns, whole and from all three sections alike, until it takes no
+more (the latest exchange is the one voted on); the report counts them (``turns_dropped``).
+
 The closing question is fixed text, so the last token is never the pad token (decoder classifiers pool
 the last non-pad token) and the model reads both responses before it is pooled.
 """
@@ -36,13 +40,15 @@ class TruncationReport:
     kept: dict[str, int]
     turns_cut: dict[str, list[int]] = field(default_factory=dict)
     length: int = 0
+    turns_dropped: int = 0  # oldest turns left out whole (their template would not fit)
 
     @property
     def truncated(self) -> bool:
-        return any(self.kept[s] < self.tokens[s] for s in SECTIONS)
+        return self.turns_dropped > 0 or any(self.kept[s] < self.tokens[s] for s in SECTIONS)
 
     def row(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "length": self.length, "truncated": self.truncated}
+        out: dict[str, Any] = {"id": self.id, "length": self.length, "truncated": self.truncated,
+                               "turns_dropped": self.turns_dropped}
         for s in SECTIONS:
             out[f"{s}_tokens"] = self.tokens[s]
             out[f"{s}_kept"] = self.kept[s]
@@ -88,6 +94,13 @@ class PairRenderer:
     def render(self, prompt: Sequence[str], response_a: Sequence[str], response_b: Sequence[str],
                *, row_id: str = "") -> RenderedPair:
         turns = [[self.encode(t or "") for t in section] for section in (prompt, response_a, response_b)]
+        full = [sum(len(t) for t in section) for section in turns]
+        dropped = 0
+        while (min(len(t) for t in turns) - dropped > 1
+               and 2 * self.fixed_tokens([len(t) - dropped for t in turns]) > self.config.max_length):
+            dropped += 1
+        gone = [[len(t) for t in section[:dropped]] for section in turns]  # cut whole
+        turns = [section[dropped:] for section in turns]
         fixed = self.fixed_tokens([len(t) for t in turns])
         budget = self.config.max_length - fixed
         if budget < 3:
@@ -96,8 +109,9 @@ class PairRenderer:
         lengths = [sum(len(t) for t in section) for section in turns]
         section_alloc = section_budgets(lengths, budget, self.config)
         ids = list(self.bos)
-        report = TruncationReport(id=row_id, tokens=dict(zip(SECTIONS, lengths)), kept={}, turns_cut={})
-        for name, section, alloc in zip(SECTIONS, turns, section_alloc):
+        report = TruncationReport(id=row_id, tokens=dict(zip(SECTIONS, full)), kept={}, turns_cut={},
+                                  turns_dropped=dropped)
+        for name, section, alloc, cut_whole in zip(SECTIONS, turns, section_alloc, gone):
             per_turn = water_fill([len(t) for t in section], [1.0] * len(section), alloc)
             ids.extend(self.headers[name])
             kept = 0
@@ -108,7 +122,7 @@ class PairRenderer:
                 ids.extend(piece)
                 kept += len(piece)
             report.kept[name] = kept
-            report.turns_cut[name] = [len(t) - k for t, k in zip(section, per_turn)]
+            report.turns_cut[name] = cut_whole + [len(t) - k for t, k in zip(section, per_turn)]
         ids.extend(self.question)
         report.length = len(ids)
         return RenderedPair(ids, report)
