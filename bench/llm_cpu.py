@@ -21,14 +21,17 @@ import resource
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 from _common import arena_rows, machine
 
 from arenapref.config import load_config
+from arenapref.data.dedup import prompt_keys
 from arenapref.data.folds import grouped_folds
+from arenapref.data.readers import read_pairs
 from arenapref.data.schema import targets_of
-from arenapref.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss
+from arenapref.metrics import UNIFORM_LOG_LOSS, accuracy, log_loss, paired_difference
 from arenapref.models.llm.infer import for_inference
 from arenapref.models.llm.model import LLMClassifier
 from arenapref.models.registry import build_model
@@ -50,6 +53,11 @@ def main() -> None:
     parser.add_argument("--valid-rows", type=int, default=None, help="subsample the held-out fold")
     parser.add_argument("--speed-rows", type=int, default=64,
                         help="held-out pairs used for the fp32/bf16/int8 comparison (all of them: 0)")
+    parser.add_argument("--extra-data", nargs="*", default=[], metavar="FILE",
+                        help="more training rows (any format read_pairs reads, e.g. ../shared/data/arena-llama3-70b/"
+                             "battles.jsonl); rows whose prompt is in the held-out fold are left out")
+    parser.add_argument("--out", default=None, metavar="FILE.npz",
+                        help="save the held-out ids, targets and each model's probabilities (plain arrays)")
     parser.add_argument("--skip-gbdt", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="skip the bf16 / int8 comparison")
     parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE",
@@ -62,6 +70,11 @@ def main() -> None:
     train, valid = pairs.loc[folds != 0].reset_index(drop=True), pairs.loc[folds == 0].reset_index(drop=True)
     if args.train_rows and args.train_rows < len(train):
         train = train.sample(n=args.train_rows, random_state=args.seed).reset_index(drop=True)
+    if args.extra_data:
+        extra = pd.concat([read_pairs(f) for f in args.extra_data], ignore_index=True)
+        extra = extra.loc[~np.isin(prompt_keys(extra), prompt_keys(valid))]
+        train = pd.concat([train, extra], ignore_index=True)
+        print(f"training rows: {len(train) - len(extra)} arena + {len(extra)} from {args.extra_data}", flush=True)
     if args.valid_rows and args.valid_rows < len(valid):
         valid = valid.sample(n=args.valid_rows, random_state=args.seed).reset_index(drop=True)
     yv = targets_of(valid)
@@ -122,10 +135,20 @@ def main() -> None:
               f"(val log loss {res.best_val_log_loss}), {res.steps_done} steps", flush=True)
     p_plain = model.predict_proba(valid, swap_tta=False)
     rows.append(("  same, without swap TTA", log_loss(yv, p_plain), accuracy(yv, p_plain), ""))
+    probas = {"length": length, "llm": p_fp32}
     if p_gbdt is not None:
+        probas["gbdt"] = p_gbdt
         for w in (0.5, 0.8):
             blend = w * p_gbdt + (1 - w) * p_fp32
+            probas[f"blend_{w:g}"] = blend
             rows.append((f"blend {w:g} gbdt + {1 - w:g} llm", log_loss(yv, blend), accuracy(yv, blend), "fixed weights"))
+    print("\npaired differences in held-out log loss (bootstrap over the held-out rows, 95%):")
+    for name, reference in (("llm", "length"), ("llm", "gbdt"), ("blend_0.8", "gbdt")):
+        if name in probas and reference in probas:
+            diff, low, high = paired_difference(yv, probas[name], probas[reference])
+            print(f"  {name} - {reference}: {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
+    if args.out:
+        np.savez(args.out, id=valid["id"].astype(str).to_numpy(), targets=yv, **probas)
     speed: list[tuple[str, float, float, float, float]] = []
     if args.no_speed:
         print_tables(args, train, valid, rows, train_line, valid.iloc[:0], speed)

@@ -7,7 +7,13 @@ import pytest
 
 from arenapref.data.schema import swap_proba
 from arenapref.ensemble.calibration import TemperatureScaling, VectorScaling, calibrator_from_state
-from arenapref.metrics import classwise_ece, expected_calibration_error, log_loss, reliability_bins
+from arenapref.metrics import (
+    classwise_ece,
+    expected_calibration_error,
+    log_loss,
+    paired_difference,
+    reliability_bins,
+)
 
 
 def _truth_and_labels(seed: int, n: int = 6000) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +69,23 @@ def test_reliability_bins_count_every_row() -> None:
     bins = reliability_bins(conf, np.array([0, 0, 1, 1, 1]), n_bins=10)
     assert bins["count"].sum() == 5 and bins["count"][0] == 2 and bins["count"][-1] == 2
     assert bins["observed"][5] == 1.0 and bins["confidence"][-1] == pytest.approx(0.995)
+
+
+def test_paired_difference_sees_a_real_gain_and_not_a_tie() -> None:
+    rng = np.random.default_rng(3)
+    y = np.eye(3)[rng.integers(0, 3, size=400)]
+    uniform = np.full((400, 3), 1 / 3)
+    informed = 0.6 * y + 0.4 * uniform  # puts more mass on the truth on every row
+    diff, low, high = paired_difference(y, informed, uniform)
+    assert diff == pytest.approx(log_loss(y, informed) - log_loss(y, uniform))
+    assert low <= diff <= high < 0
+    back = paired_difference(y, uniform, informed)  # the same resamples: the mirror image
+    assert back == pytest.approx((-diff, -high, -low))
+    assert paired_difference(y, uniform, uniform) == (0.0, 0.0, 0.0)
+    # better on half the rows, worse by as much on the others: the interval holds zero
+    better, worse = 0.5 * y + 0.5 * uniform, 0.5 * (1 - y) / 2 + 0.5 * uniform
+    mixed = np.where((np.arange(400) % 2 == 0)[:, None], better, worse)
+    reference = np.where((np.arange(400) % 2 == 0)[:, None], worse, better)
+    diff, low, high = paired_difference(y, mixed, reference)
+    assert diff == pytest.approx(0.0, abs=1e-12) and low < 0 < high
+    assert np.isnan(paired_difference(y[:0], uniform[:0], uniform[:0])[0])

@@ -31,11 +31,28 @@ def normalise_proba(proba: np.ndarray) -> np.ndarray:
 
 def log_loss(targets: np.ndarray, proba: np.ndarray) -> float:
     """Mean cross-entropy against (possibly soft) targets; probabilities are clipped like Kaggle's metric."""
-    targets = np.asarray(targets, dtype=float)
-    proba = normalise_proba(proba)
     if len(targets) == 0:
         return float("nan")
-    return float(-(targets * np.log(proba)).sum(axis=1).mean())
+    return float(row_log_loss(targets, proba).mean())
+
+
+def row_log_loss(targets: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's cross-entropy (the terms :func:`log_loss` averages)."""
+    return -(np.asarray(targets, dtype=float) * np.log(normalise_proba(proba))).sum(axis=1)
+
+
+def paired_difference(targets: np.ndarray, proba: np.ndarray, reference: np.ndarray, *, n_boot: int = 2000,
+                      seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """Log loss of ``proba`` minus that of ``reference`` on the same rows, with a paired bootstrap
+    interval over rows: (difference, low, high). Below zero: ``proba`` is better; an interval that holds
+    zero means the rows cannot tell the two apart."""
+    diff = row_log_loss(targets, proba) - row_log_loss(targets, reference)
+    if len(diff) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(n_boot, len(diff)))].mean(axis=1)
+    tail = (1.0 - level) / 2
+    return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
 def accuracy(targets: np.ndarray, proba: np.ndarray) -> float:
