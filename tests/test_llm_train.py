@@ -248,3 +248,38 @@ def test_offset_is_checked(tokenizer_dir: Path) -> None:
     p["model"] = {**p["model"], "offset": "gbdt"}
     with pytest.raises(ValueError, match="model.offset"):
         make_config(**p)
+
+
+def test_a_tie_free_source_trains_the_a_vs_b_margin_only() -> None:
+    """``train.no_tie_sources``: such a row's loss is -log(p_A / (p_A + p_B)) for an A win, and the tie
+    logit gets no gradient from it, so a source without ties does not teach that ties never happen."""
+    from arenapref.models.llm.losses import decisive_cross_entropy
+    from arenapref.models.llm.train import example_losses
+
+    logits = torch.tensor([[1.0, 0.2, 0.5], [0.3, -0.4, 2.0]], requires_grad=True)
+    targets = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    p = torch.softmax(logits.detach(), dim=-1).numpy()
+    expected = [-np.log(p[0, 0] / (p[0, 0] + p[0, 1])), -np.log(p[1, 1] / (p[1, 0] + p[1, 1]))]
+    np.testing.assert_allclose(decisive_cross_entropy(logits, targets).detach().numpy(), expected, rtol=1e-6)
+    cfg = make_config(model={"init_config": {}})
+    mixed = example_losses(logits, targets, None, cfg, torch.tensor([True, False]))
+    full = soft_cross_entropy(logits, targets)
+    assert float(mixed[0]) == pytest.approx(expected[0], rel=1e-6) and float(mixed[1]) == float(full[1])
+    mixed[0].backward()
+    assert logits.grad[0, 2] == 0 and logits.grad[0, 0] < 0 and bool((logits.grad[1] == 0).all())
+
+
+def test_no_tie_sources_leave_the_offset_and_validation_to_the_tied_rows(
+        tokenizer_dir: Path, data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    from arenapref.models.length import LengthModel
+
+    train, valid = data
+    tie_free = train.loc[targets_of(train)[:, 2] == 0].assign(source="battles")
+    p = params(tokenizer_dir, max_steps=2, no_tie_sources=["battles"], valid_fraction=0.0)
+    p["model"] = {**p["model"], "head_init": "zero", "offset": "length"}
+    model = LLMClassifier(**p).fit(pd.concat([train, tie_free], ignore_index=True), log=lambda m: None)
+    expected = LengthModel().fit(train).predict_proba(valid)
+    assert model.offset_model_ is not None
+    np.testing.assert_allclose(model.offset_model_.predict_proba(valid), expected)
+    encoded = model._encode(pd.concat([valid, tie_free.iloc[:5]], ignore_index=True), teachers=False)
+    assert encoded.decisive is not None and encoded.decisive.sum() == 5 and not encoded.decisive[:len(valid)].any()

@@ -402,6 +402,8 @@ class TrainParams(Section):
     patience: PosInt | None = default(_TRAIN, "patience", "evaluations without improvement before stopping")
     valid_fraction: HalfOpenUnit = default(_TRAIN, "valid_fraction", "grouped hold-out when no eval set is given")
     eval_swap_tta: bool = default(_TRAIN, "eval_swap_tta", "validate with swap test-time augmentation")
+    no_tie_sources: list[str] = default(_TRAIN, "no_tie_sources", "sources that left ties out: their rows train "
+                                        "the A-vs-B margin only (not the tie rate), outside validation and offset")
     checkpoint_dir: str | None = default(_TRAIN, "checkpoint_dir", "where checkpoints go (resume reads the latest)")
     checkpoint_every: PosInt | None = default(_TRAIN, "checkpoint_every", "optimizer steps between checkpoints")
     resume: bool = default(_TRAIN, "resume", "continue from the latest checkpoint")

@@ -72,6 +72,9 @@ class TrainSpec:
     patience: int | None = None             # evaluations without improvement before stopping
     valid_fraction: float = 0.0             # grouped hold-out from the training rows when no eval set is given
     eval_swap_tta: bool = False
+    no_tie_sources: list[str] = field(default_factory=list)  # sources that left ties out (e.g. the Llama-3-70B
+                                            # battles): their rows train the A-vs-B margin only, and are left
+                                            # out of the validation log loss and of the offset's fit
     checkpoint_dir: str | None = None       # where checkpoints go (resume reads the latest)
     checkpoint_every: int | None = None
     resume: bool = False

@@ -25,13 +25,13 @@ class EncodedPairs:
     report: pd.DataFrame          # the truncation report of the as-given orientation
     offset: np.ndarray | None = None          # (n, 3) logits added to the model's (``model.offset``), as given
     swapped_offset: np.ndarray | None = None  # and for the swapped orientation
+    decisive: np.ndarray | None = None        # (n,) bool: the row's source left ties out (``train.no_tie_sources``)
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def view(self, idx: np.ndarray, swap: np.ndarray
-             ) -> tuple[list[list[int]], np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Sequences, targets, teacher and offset rows for ``idx``, swapped where ``swap`` is True."""
+    def view(self, idx: np.ndarray, swap: np.ndarray) -> Examples:
+        """The examples ``idx``, swapped where ``swap`` is True."""
         seqs = [self.swapped_ids[i] if s else self.ids[i] for i, s in zip(idx, swap)]
         targets = self.targets[idx].copy()
         targets[swap] = targets[swap][:, SWAP_COLUMNS]
@@ -42,11 +42,23 @@ class EncodedPairs:
         offset = None
         if self.offset is not None and self.swapped_offset is not None:
             offset = np.where(swap[:, None], self.swapped_offset[idx], self.offset[idx])
-        return seqs, targets, teacher, offset
+        return Examples(seqs, targets, teacher, offset, None if self.decisive is None else self.decisive[idx])
+
+
+@dataclass
+class Examples:
+    """One optimizer step's examples, oriented: what the loss needs of each (see :class:`EncodedPairs`)."""
+
+    seqs: list[list[int]]
+    targets: np.ndarray
+    teacher: np.ndarray | None
+    offset: np.ndarray | None
+    decisive: np.ndarray | None
 
 
 def encode_pairs(renderer: PairRenderer, pairs: pd.DataFrame, *, teacher: np.ndarray | None = None,
-                 with_swapped: bool = True, offsets: tuple[np.ndarray, np.ndarray] | None = None) -> EncodedPairs:
+                 with_swapped: bool = True, offsets: tuple[np.ndarray, np.ndarray] | None = None,
+                 decisive: np.ndarray | None = None) -> EncodedPairs:
     rendered: list[RenderedPair] = renderer.render_pairs(pairs)
     swapped: list[list[int]] = []
     if with_swapped:
@@ -57,7 +69,8 @@ def encode_pairs(renderer: PairRenderer, pairs: pd.DataFrame, *, teacher: np.nda
     if mask.any():
         targets[mask] = targets_of(pairs.loc[mask])
     return EncodedPairs([r.input_ids for r in rendered], swapped, targets, teacher, truncation_report(rendered),
-                        *(offsets or (None, None)))
+                        offset=None if offsets is None else offsets[0],
+                        swapped_offset=None if offsets is None else offsets[1], decisive=decisive)
 
 
 def collate(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

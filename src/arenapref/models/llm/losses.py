@@ -1,4 +1,5 @@
-"""Per-example losses: soft-target cross-entropy with label smoothing, and teacher distillation.
+"""Per-example losses: soft-target cross-entropy with label smoothing, the A-vs-B cross-entropy of rows
+from a source without ties, and teacher distillation.
 
 Both return one value per example; the training loop sums them and divides by the number of examples
 in the whole optimizer step (all micro-batches), so gradient accumulation over uneven micro-batches
@@ -22,6 +23,16 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, label_smooth
     """-sum_k t_k log softmax(z)_k per row; targets may be soft (rows sum to 1)."""
     logp = F.log_softmax(logits.float(), dim=-1)
     return -(smooth(targets.float(), label_smoothing) * logp).sum(dim=-1)
+
+
+def decisive_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """For a row of a source that left its ties out: -sum over A, B of t_k log(p_k / (p_A + p_B)) per row.
+
+    Only the A-vs-B margin is trained; the tie logit gets no gradient, so a tie-free source does not
+    teach the model that ties never happen (columns: A, B, tie)."""
+    logp = F.log_softmax(logits.float()[:, :2], dim=-1)
+    t = targets.float()[:, :2]
+    return -(t / t.sum(dim=-1, keepdim=True).clamp_min(1e-12) * logp).sum(dim=-1)
 
 
 def teacher_logits(teacher_proba: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:

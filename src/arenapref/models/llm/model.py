@@ -94,7 +94,15 @@ class LLMClassifier:
         offsets = None
         if self.offset_model_ is not None:
             offsets = (self._offset(pairs), self._offset(swap_pairs(pairs)))
-        return encode_pairs(self.renderer(), pairs, teacher=teacher, with_swapped=True, offsets=offsets)
+        return encode_pairs(self.renderer(), pairs, teacher=teacher, with_swapped=True, offsets=offsets,
+                            decisive=self._decisive(pairs))
+
+    def _decisive(self, pairs: pd.DataFrame) -> np.ndarray | None:
+        """Rows from a source that left ties out (``train.no_tie_sources``), or None when none is named."""
+        names = self.config_.train.no_tie_sources
+        if not names or "source" not in pairs.columns:
+            return None
+        return pairs["source"].astype(str).isin(names).to_numpy()
 
     def _offset(self, pairs: pd.DataFrame) -> np.ndarray:
         """(n, 3) log-probabilities of the offset model for the pairs as given (``model.offset``)."""
@@ -122,7 +130,9 @@ class LLMClassifier:
             train_pairs, valid_pairs = self._split(pairs)
         # the baseline sees the training rows only, like the LLM (a 12-feature logistic regression: its
         # in-sample log-probabilities are close to what it gives unseen rows)
-        self.offset_model_ = LengthModel().fit(train_pairs) if cfg.model.offset == "length" else None
+        decisive = self._decisive(train_pairs)
+        tied = train_pairs if decisive is None or decisive.all() else train_pairs.loc[~decisive]
+        self.offset_model_ = LengthModel().fit(tied) if cfg.model.offset == "length" else None
         train_set = self._encode(train_pairs, teachers=bool(cfg.distill.teachers))
         valid_set = self._encode(valid_pairs, teachers=False) if valid_pairs is not None else None
         self.truncation_report_ = train_set.report

@@ -36,7 +36,7 @@ from arenapref.models.llm.backbone import is_head_param, require_cuda
 from arenapref.models.llm.config import LLMConfig
 from arenapref.models.llm.encoding import SWAP_COLUMNS, EncodedPairs, collate
 from arenapref.models.llm.infer import autocast, predict_logits, softmax
-from arenapref.models.llm.losses import distillation_loss, soft_cross_entropy
+from arenapref.models.llm.losses import decisive_cross_entropy, distillation_loss, soft_cross_entropy
 from arenapref.runs import atomic_dir, read_json, write_json
 
 CHECKPOINT = "last"
@@ -144,11 +144,15 @@ def step_examples(step: int, n: int, cfg: LLMConfig, per_step: int, per_epoch: i
 
 
 def example_losses(logits: torch.Tensor, targets: torch.Tensor, teacher: torch.Tensor | None,
-                   cfg: LLMConfig) -> torch.Tensor:
+                   cfg: LLMConfig, decisive: torch.Tensor | None = None) -> torch.Tensor:
     if teacher is None:
-        return soft_cross_entropy(logits, targets, cfg.train.label_smoothing)
-    return distillation_loss(logits, targets, teacher, alpha=cfg.distill.alpha,
-                             temperature=cfg.distill.temperature, label_smoothing=cfg.train.label_smoothing)
+        losses = soft_cross_entropy(logits, targets, cfg.train.label_smoothing)
+    else:
+        losses = distillation_loss(logits, targets, teacher, alpha=cfg.distill.alpha,
+                                   temperature=cfg.distill.temperature, label_smoothing=cfg.train.label_smoothing)
+    if decisive is not None and bool(decisive.any()):
+        losses = torch.where(decisive, decisive_cross_entropy(logits, targets), losses)
+    return losses
 
 
 def evaluate(model: nn.Module, data: EncodedPairs, pad_id: int, cfg: LLMConfig) -> float:
@@ -163,7 +167,9 @@ def evaluate(model: nn.Module, data: EncodedPairs, pad_id: int, cfg: LLMConfig) 
                               + _or_zero(data.swapped_offset))
             proba = 0.5 * (proba + swapped[:, SWAP_COLUMNS])
     model.train()
-    return log_loss(data.targets, proba)
+    # rows of a tie-free source say nothing about the tie rate: left out of the score when others remain
+    keep = slice(None) if data.decisive is None or data.decisive.all() else ~data.decisive
+    return log_loss(data.targets[keep], proba[keep])
 
 
 def _or_zero(offset: np.ndarray | None) -> np.ndarray | float:
@@ -199,13 +205,15 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
 
 def accumulate_step(model: nn.Module, seqs: list[list[int]], targets: np.ndarray, teacher: np.ndarray | None,
                     cfg: LLMConfig, pad_id: int, device: torch.device, *, micro: int, backward: Any = None,
-                    no_sync: Any = None, offset: np.ndarray | None = None) -> float:
+                    no_sync: Any = None, offset: np.ndarray | None = None,
+                    decisive: np.ndarray | None = None) -> float:
     """Forward/backward of one optimizer step's examples in micro-batches of ``micro``; returns the loss.
 
     Each micro-batch adds sum(per-example loss) / len(seqs), so the accumulated gradient is that of the
     mean over all examples of the step however unevenly they split. Examples are length-sorted first
     (less padding; the sum does not depend on the order). ``no_sync`` skips the DDP all-reduce on all
-    micro-batches but the last. ``offset`` rows are added to the logits (``model.offset``).
+    micro-batches but the last. ``offset`` rows are added to the logits (``model.offset``); ``decisive``
+    rows take the A-vs-B loss (``train.no_tie_sources``).
     """
     backward = backward or (lambda loss: loss.backward())
     order = np.argsort([-len(s) for s in seqs], kind="stable")
@@ -221,7 +229,8 @@ def accumulate_step(model: nn.Module, seqs: list[list[int]], targets: np.ndarray
                 logits = logits.float() + torch.as_tensor(offset[rows], dtype=torch.float32, device=device)
             t = torch.as_tensor(targets[rows], dtype=torch.float32, device=device)
             tt = None if teacher is None else torch.as_tensor(teacher[rows], dtype=torch.float32, device=device)
-            loss = example_losses(logits, t, tt, cfg).sum() / len(seqs)
+            td = None if decisive is None else torch.as_tensor(decisive[rows], dtype=torch.bool, device=device)
+            loss = example_losses(logits, t, tt, cfg, td).sum() / len(seqs)
             backward(loss)
         total += float(loss.detach())
     return total
@@ -275,13 +284,14 @@ def run_training(model: nn.Module, cfg: LLMConfig, train: EncodedPairs, valid: E
         idx, flips = idx[rank::world], flips[rank::world]
         if spec.swap == "full":
             idx, flips = np.concatenate([idx, idx]), np.concatenate([flips, ~flips])
-        seqs, targets, teacher, offset = train.view(idx, flips)
-        n_local = len(seqs)
+        step_set = train.view(idx, flips)
+        n_local = len(step_set.seqs)
         micro = spec.micro_batch_size * (2 if spec.swap == "full" else 1)
-        step_loss = accumulate_step(wrapped, seqs, targets, teacher, cfg, pad_id, device, micro=micro,
+        step_loss = accumulate_step(wrapped, step_set.seqs, step_set.targets, step_set.teacher, cfg, pad_id, device,
+                                    micro=micro,
                                     backward=_backward(accelerator, scaler),
                                     no_sync=(lambda: accelerator.no_sync(wrapped)) if accelerator else None,
-                                    offset=offset)
+                                    offset=step_set.offset, decisive=step_set.decisive)
         if scaler is not None:
             scaler.unscale_(optimizer)
         if spec.max_grad_norm:
