@@ -150,7 +150,7 @@ def main() -> None:
             diff, low, high = paired_difference(yv, probas[name], probas[reference])
             print(f"  {name} - {reference}: {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
     if args.out:
-        np.savez(args.out, id=valid["id"].astype(str).to_numpy(), targets=yv, **probas)
+        np.savez(args.out, id=valid["id"].astype(str).to_numpy(dtype=str), targets=yv, **probas)  # no object arrays
     speed: list[tuple[str, float, float, float, float]] = []
     if args.no_speed:
         print_tables(args, train, valid, rows, train_line, valid.iloc[:0], speed)
