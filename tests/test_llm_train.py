@@ -14,6 +14,7 @@ from arenapref.data.schema import swap_pairs, swap_proba, targets_of
 from arenapref.metrics import UNIFORM_LOG_LOSS, log_loss
 from arenapref.models.llm.backbone import CudaRequiredError, apply_lora, build_classifier, build_tokenizer
 from arenapref.models.llm.config import make_config
+from arenapref.models.llm.encoding import Examples
 from arenapref.models.llm.losses import distillation_loss, soft_cross_entropy
 from arenapref.models.llm.model import LLMClassifier
 from arenapref.models.llm.train import accumulate_step
@@ -100,7 +101,8 @@ def test_grad_accumulation_over_uneven_micro_batches_equals_full_batch(tokenizer
     grads = []
     for micro in (5, 2):
         net.zero_grad()
-        accumulate_step(net, seqs, targets, teacher, cfg, tokenizer.pad_token_id, torch.device("cpu"), micro=micro)
+        accumulate_step(net, Examples(seqs, targets, teacher, None, None), cfg, tokenizer.pad_token_id,
+                        torch.device("cpu"), micro=micro)
         grads.append({n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad})
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-7)

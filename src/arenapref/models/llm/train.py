@@ -34,7 +34,7 @@ from torch import nn
 from arenapref.metrics import log_loss
 from arenapref.models.llm.backbone import is_head_param, require_cuda
 from arenapref.models.llm.config import LLMConfig
-from arenapref.models.llm.encoding import SWAP_COLUMNS, EncodedPairs, collate
+from arenapref.models.llm.encoding import SWAP_COLUMNS, EncodedPairs, Examples, collate
 from arenapref.models.llm.infer import autocast, predict_logits, softmax
 from arenapref.models.llm.losses import decisive_cross_entropy, distillation_loss, soft_cross_entropy
 from arenapref.runs import atomic_dir, read_json, write_json
@@ -203,18 +203,18 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     return read_json(path / "state.json"), best
 
 
-def accumulate_step(model: nn.Module, seqs: list[list[int]], targets: np.ndarray, teacher: np.ndarray | None,
-                    cfg: LLMConfig, pad_id: int, device: torch.device, *, micro: int, backward: Any = None,
-                    no_sync: Any = None, offset: np.ndarray | None = None,
-                    decisive: np.ndarray | None = None) -> float:
+def accumulate_step(model: nn.Module, examples: Examples, cfg: LLMConfig, pad_id: int, device: torch.device, *,
+                    micro: int, backward: Any = None, no_sync: Any = None) -> float:
     """Forward/backward of one optimizer step's examples in micro-batches of ``micro``; returns the loss.
 
     Each micro-batch adds sum(per-example loss) / len(seqs), so the accumulated gradient is that of the
     mean over all examples of the step however unevenly they split. Examples are length-sorted first
     (less padding; the sum does not depend on the order). ``no_sync`` skips the DDP all-reduce on all
-    micro-batches but the last. ``offset`` rows are added to the logits (``model.offset``); ``decisive``
-    rows take the A-vs-B loss (``train.no_tie_sources``).
+    micro-batches but the last. Offset rows are added to the logits (``model.offset``); decisive rows
+    take the A-vs-B loss (``train.no_tie_sources``).
     """
+    seqs, targets, teacher, offset, decisive = (examples.seqs, examples.targets, examples.teacher,
+                                                examples.offset, examples.decisive)
     backward = backward or (lambda loss: loss.backward())
     order = np.argsort([-len(s) for s in seqs], kind="stable")
     chunks = [order[i:i + micro] for i in range(0, len(order), micro)]
@@ -287,11 +287,9 @@ def run_training(model: nn.Module, cfg: LLMConfig, train: EncodedPairs, valid: E
         step_set = train.view(idx, flips)
         n_local = len(step_set.seqs)
         micro = spec.micro_batch_size * (2 if spec.swap == "full" else 1)
-        step_loss = accumulate_step(wrapped, step_set.seqs, step_set.targets, step_set.teacher, cfg, pad_id, device,
-                                    micro=micro,
+        step_loss = accumulate_step(wrapped, step_set, cfg, pad_id, device, micro=micro,
                                     backward=_backward(accelerator, scaler),
-                                    no_sync=(lambda: accelerator.no_sync(wrapped)) if accelerator else None,
-                                    offset=step_set.offset, decisive=step_set.decisive)
+                                    no_sync=(lambda: accelerator.no_sync(wrapped)) if accelerator else None)
         if scaler is not None:
             scaler.unscale_(optimizer)
         if spec.max_grad_norm:
