@@ -12,7 +12,7 @@ import yaml
 
 from arenapref.cli import main
 from arenapref.config import ConfigError, bundled_recipes, load_config, load_recipe, parse_set, schema
-from arenapref.config.load import CONFIG_DIR
+from arenapref.config.files import CONFIG_DIR
 from arenapref.config.reference import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,14 +180,6 @@ def test_bundled_recipe_validates_and_resolves_idempotently(name: str) -> None:
 def test_every_bundled_recipe_is_tested() -> None:
     assert sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) == sorted(
         ["cpu-default", "cpu-best", "cpu-best-embed", "smollm2-135m-cpu", "gemma2-9b-qlora", "gemma2-9b-distill", "llama3-8b-qlora", "blend-example"])
-
-
-def test_cpu_best_embed_is_cpu_best_plus_the_encoder_block() -> None:
-    # the two recipes are separate files (recipes have no inheritance): keep the copy from drifting
-    best = yaml.safe_load((CONFIG_DIR / "cpu-best.yaml").read_text())
-    embed = yaml.safe_load((CONFIG_DIR / "cpu-best-embed.yaml").read_text())
-    assert embed["model"]["params"].pop("embed") == {"max_length": 256, "directions": 16}
-    assert embed == best
 
 
 def test_cpu_default_is_the_gbdt_defaults() -> None:

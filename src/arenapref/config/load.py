@@ -1,4 +1,5 @@
-"""Loading a recipe: YAML file → overrides → schema validation → the resolved recipe.
+"""Loading a recipe: YAML file (over the recipes it ``extends``) → overrides → schema validation → the
+resolved recipe.
 
 Every problem becomes one ``ConfigError`` line naming where it came from (the file, ``--set ...`` or
 a flag), the key's path and what is wrong, with the closest valid name for a typo.
@@ -17,54 +18,22 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from arenapref.config.errors import ConfigError
+from arenapref.config.files import Layer, merged, read_chain, resolve_config_path
 from arenapref.config.overrides import Override, apply_overrides, deep_merge, parse_set
 from arenapref.config.schema import MODEL_SECTIONS, Recipe, Section, show
-from arenapref.config.yaml_io import load_yaml
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 MAX_ERRORS = 3
-
-
-def resolve_config_path(name_or_path: str | Path) -> Path:
-    """A path as given, or the name of a bundled recipe (``cpu-default``)."""
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    bundled = CONFIG_DIR / f"{Path(str(name_or_path)).stem}.yaml"
-    if bundled.exists():
-        return bundled
-    raise FileNotFoundError(f"{name_or_path}: no such config file (bundled recipes: {bundled_recipes()})")
-
-
-def bundled_recipes() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-
-
-def read_recipe_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read ({err.strerror or err})") from None
-    loaded = load_yaml(text, str(path))
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: a recipe must be a mapping of sections at the top level, got {type(loaded).__name__}")
-    return loaded
 
 
 def load_recipe(name_or_path: str | Path | None = None, overrides: dict[str, Any] | None = None, *,
                 sets: Iterable[str | Override] = ()) -> Recipe:
     """The validated recipe: the file (a path or a bundled name; None: defaults only), then ``overrides``
     merged over it, then each ``--set`` string or ``Override`` put in place."""
-    where = "defaults"
+    chain: list[Layer] = []
     raw: dict[str, Any] = {}
     if name_or_path is not None:
-        path = resolve_config_path(name_or_path)
-        where = str(path)
-        raw = read_recipe_file(path)
+        chain = read_chain(resolve_config_path(name_or_path))
+        raw = merged(chain)
     attributed: list[Override] = []
     if overrides:
         raw = deep_merge(raw, overrides)
@@ -72,10 +41,12 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict[str, Any
     parsed = [parse_set(s) if isinstance(s, str) else s for s in sets]
     raw = apply_overrides(raw, parsed)
     attributed += parsed
+    if "extends" in raw:  # only a file's own extends is followed: one put here would be silently ignored
+        raise ConfigError(f"{_source('extends', attributed, chain)}: extends: only a recipe file can extend another")
     try:
         return Recipe.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(format_errors(err, where, attributed, raw)) from None
+        raise ConfigError(format_errors(err, chain, attributed, raw)) from None
 
 
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:
@@ -268,28 +239,46 @@ def _message(err: dict[str, Any], place: _Place, model_type: str | None) -> tupl
     return path, err.get("msg", kind)
 
 
-def format_errors(error: ValidationError, where: str, overrides: list[Override], raw: dict[str, Any]) -> str:
+def format_errors(error: ValidationError, chain: list[Layer], overrides: list[Override], raw: dict[str, Any]) -> str:
     """One line: ``SOURCE: PATH: problem`` for up to three problems (and how many more there are)."""
     model = raw.get("model")
     model_type = model.get("type", "gbdt") if isinstance(model, dict) else None
     lines: list[str] = []
     for err in error.errors():
         path, text = _message(dict(err), _Place(tuple(err["loc"])), model_type if isinstance(model_type, str) else None)
-        line = f"{_source(path, overrides, where)}: {path}: {text}"
+        line = f"{_source(path, overrides, chain)}: {path}: {text}"
         if line not in lines:
             lines.append(line)
     more = f" (and {len(lines) - MAX_ERRORS} more)" if len(lines) > MAX_ERRORS else ""
     return "; ".join(lines[:MAX_ERRORS]) + more
 
 
-def _source(path: str, overrides: list[Override], where: str) -> str:
-    """The override that put the value at ``path`` (the last one wins), else the file."""
+def _source(path: str, overrides: list[Override], chain: list[Layer]) -> str:
+    """The override that put the value at ``path`` (the last one wins), else the file (``chain[0]``), with
+    the base it extends when the key is not the file's own."""
     segments = tuple(re.sub(r"\[\d+\]$", "", s) for s in path.split(".")) if path else ()
     for over in reversed(overrides):
         # the override replaced the subtree the problem is in, or put a value under the key at fault
         n = min(len(over.path), len(segments))
         if n and over.path[:n] == segments[:n]:
             return over.source
-    if where == "defaults" and overrides:
-        return overrides[-1].source  # no file: what was given is all there is
-    return where
+    if not chain:
+        return overrides[-1].source if overrides else "defaults"  # no file: what was given is all there is
+    child = chain[0]
+    owner = next((layer for layer in chain if _holds(layer.own, segments)), None)
+    if owner is child or len(chain) == 1:
+        return str(child.path)
+    if owner is not None:
+        return f"{child.path} (the key is from its base {owner.path})"
+    # in no file (a missing key, a whole section's rule): the merged recipe is at fault, say what it merged
+    return f"{child.path} (merged over its base {chain[1].path})"
+
+
+def _holds(data: dict[str, Any], segments: tuple[str, ...]) -> bool:
+    """Whether a file's own mapping writes the key at ``segments``."""
+    node: Any = data
+    for key in segments:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return bool(segments)

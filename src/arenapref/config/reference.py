@@ -16,6 +16,7 @@ import annotated_types as at
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from arenapref.config.files import bundled_recipes
 from arenapref.config.schema import MODEL_SECTIONS, RESERVED_LGB, LGBParams, Recipe, Section
 
 
@@ -142,6 +143,10 @@ def groups() -> list[Group]:
                         Row("model.type", "str", '"gbdt"', " \\| ".join(MODEL_SECTIONS),
                             "the model family; its params are listed per type below"))
             rows = [r for r in rows if r.path != "model"]
+            # not a schema field: read by the loader (config/files.py) and merged away before validation
+            rows.insert(0, Row("extends", "str", "(unset)", "a bundled name or a path",
+                               "a base recipe this file is deep-merged over (mappings key by key, a list or "
+                               "scalar replaces); never in the resolved recipe"))
             for kind, section in MODEL_SECTIONS.items():
                 params = section.model_fields["params"].annotation
                 nested.append((f"model.params@{kind}", params))
@@ -185,6 +190,10 @@ path and the closest valid name, e.g. `cv.n_fold: unknown key; did you mean cv.n
 * `arenapref train ... --set model.params.lgb_params.num_leaves=15` changes one key without a new file
   (repeatable; the value is read as YAML: `15`, `0.05`, `1e-4`, `true`, `null`, `[a.jsonl, b.jsonl]`);
   `--folds`, `--seed` and `--on-bad-row` are shorthands for `cv.n_folds`, `seed` and `data.on_bad_row`.
+* `extends: cpu-best` (a top-level key) starts from another recipe: a bundled name, or a path looked up
+  beside the file first. The file is deep-merged over its base (mappings key by key; a list or scalar
+  replaces the base's), a base may extend another, then `--set` applies; the resolved recipe that a run
+  records has no `extends`, everything is filled in. `cpu-best-embed` is `cpu-best` plus one block this way.
 * Strict types: `'false'` (quoted) is not a boolean, `'0.1'` not a number, `3.0` not an integer.
 * `(unset)`: the key is left out of the resolved recipe unless given: a model's `seed` is then the recipe's
   `seed`, a LightGBM parameter keeps LightGBM's own default, `blend` / `runs` are for blend recipes.
@@ -192,8 +201,6 @@ path and the closest valid name, e.g. `cv.n_fold: unknown key; did you mean cv.n
 
 
 def markdown() -> str:
-    from arenapref.config.load import bundled_recipes
-
     lines = [HEADER.format(bundled=", ".join(f"`{b}`" for b in bundled_recipes())).rstrip(), ""]
     for group in groups():
         lines += [f"## `{group.title}`" if group.title != "top level" else "## Top level", ""]
