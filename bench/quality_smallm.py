@@ -92,6 +92,18 @@ def cache_key(*parts: object) -> str:
     return hashlib.sha256("\x00".join(map(str, parts)).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def read_cached(out: np.ndarray, slots: list[tuple[int, int]], keys: list[str], folder: Path) -> list[int]:
+    """Fill ``out[row, slot]`` from the cached scores of ``keys``; the indices of the jobs still to score."""
+    todo = []
+    for j, (key, slot) in enumerate(zip(keys, slots)):
+        path = folder / f"{key}.npy"
+        if path.exists():
+            out[slot] = np.load(path, allow_pickle=False)
+        else:
+            todo.append(j)
+    return todo
+
+
 def score_sides(pairs: pd.DataFrame, prompt_tokens: int, response_tokens: int, threads: int, dtype: str,
                 batch: int = 16) -> np.ndarray:
     """(n, 2, 2): per row and side (A, B), mean and 10th-percentile token log-probability of the answer."""
@@ -106,13 +118,7 @@ def score_sides(pairs: pd.DataFrame, prompt_tokens: int, response_tokens: int, t
     # the key as first released, so scores cached then stay valid
     keys = [hashlib.sha256(f"smollm2|{prompt_tokens}|{response_tokens}|{p}\x00{r}".encode("utf-8", "surrogatepass"))
             .hexdigest() for _, _, p, r in jobs]
-    todo = []
-    for j, key in enumerate(keys):
-        path = folder / f"{key}.npy"
-        if path.exists():
-            out[jobs[j][0], jobs[j][1]] = np.load(path, allow_pickle=False)
-        else:
-            todo.append(j)
+    todo = read_cached(out, [(row, side) for row, side, *_ in jobs], keys, folder)
     if not todo:
         return out
     tok, model = load_lm(dtype)
@@ -192,13 +198,7 @@ def score_judge(pairs: pd.DataFrame, prompt_tokens: int, answer_tokens: int, thr
     folder = cache_folder()
     keys = [cache_key(f"smollm2-judge|{JUDGE_VERSION}|{prompt_tokens}|{answer_tokens}", p, f, s)
             for _, _, p, f, s in jobs]
-    todo = []
-    for j, key in enumerate(keys):
-        path = folder / f"{key}.npy"
-        if path.exists():
-            out[jobs[j][0], jobs[j][1]] = np.load(path, allow_pickle=False)
-        else:
-            todo.append(j)
+    todo = read_cached(out, [(row, side) for row, side, *_ in jobs], keys, folder)
     if not todo:
         return out
     tok, model = load_lm(dtype)
