@@ -102,12 +102,15 @@ def blend_run(run_dirs: Sequence[str | Path], spec: BlendSpec, out_dir: str | Pa
     oof = nested_oof(spec, p, t, f, masks)
     summary = score(t, oof, f)
     compare = [_row(f"run {name}", score(t, p[i], f)) for i, name in enumerate(members.names)]
+    variants = []  # the spec without its post-processing / calibration, to show what each step adds
     if spec.postprocess:
-        plain = replace(spec, postprocess=False)
-        compare.append(_row(spec_label(plain, members.names), score(t, nested_oof(plain, p, t, f), f)))
+        variants.append(replace(spec, postprocess=False))
     if spec.calibrate != "none":
-        raw = replace(spec, calibrate="none", postprocess=False)
-        compare.append(_row(spec_label(raw, members.names), score(t, nested_oof(raw, p, t, f), f)))
+        variants.append(replace(spec, calibrate="none", postprocess=False))
+    for variant in variants:
+        # one run uncalibrated is that run itself: its row is there already
+        if not any(r["name"] == spec_label(variant, members.names) for r in compare):
+            compare.append(_row(spec_label(variant, members.names), score(t, nested_oof(variant, p, t, f), f)))
     label = spec_label(spec, members.names)
     if not any(r["name"] == label for r in compare):
         compare.append(_row(label, summary))
