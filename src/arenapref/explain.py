@@ -93,7 +93,7 @@ def aspect_of(column: str) -> str:
 
 
 def _booster_frame(model: Any, features: pd.DataFrame) -> pd.DataFrame:
-    # the columns the booster was trained on, as GBDTModel._predict_frame builds them
+    # the columns the booster was trained on, as GBDTModel._booster_input orders them
     source = getattr(model, "source_feature", None)
     if source is not None:
         from arenapref.models.gbdt import SOURCE_COLUMN

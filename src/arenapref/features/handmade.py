@@ -49,6 +49,12 @@ PROMPT_FEATURES: tuple[str, ...] = ("chars", "words", "lines", "questions", "cod
 _PROMPT_IDX = [TEXT_FEATURES.index(name) for name in PROMPT_FEATURES]
 _OVERLAP_FEATURES = ("turns", "overlap_prompt_a", "overlap_prompt_b", "overlap_prompt_diff", "overlap_ab",
                      "identical")
+# the columns of :func:`pair_feature_matrix`: per text feature A, B, difference and relative difference,
+# then the prompt's features and the pair's overlaps
+PAIR_FEATURES: tuple[str, ...] = (
+    *(f"{name}_{part}" for name in TEXT_FEATURES for part in ("a", "b", "diff", "rel")),
+    *(f"prompt_{name}" for name in PROMPT_FEATURES), *_OVERLAP_FEATURES,
+)
 _cache: dict[bytes, np.ndarray] = {}
 _pair_cache: dict[bytes, np.ndarray] = {}
 _CACHE_LIMIT = 2_000_000
@@ -356,13 +362,22 @@ def pair_features(pairs: pd.DataFrame, *, progress: bool = False) -> pd.DataFram
     """Numeric features of each pair (see module doc); one row per pair, same order.
 
     ``progress`` is accepted for compatibility; the vectorised pass has no per-row loop to report."""
+    return pd.DataFrame(pair_feature_matrix(pairs), columns=list(PAIR_FEATURES), index=pairs.index)
+
+
+def pair_feature_matrix(pairs: pd.DataFrame) -> np.ndarray:
+    """:func:`pair_features` as a float32 matrix whose columns are :data:`PAIR_FEATURES` (no frame: for a
+    handful of pairs, as a service scores them, building one cost as much as the features)."""
+    columns = [pairs[c].tolist() for c in ("prompt", "response_a", "response_b")]
     with stage("hand-made features"):
-        if len(pairs) <= _CHUNK_PAIRS:
-            return _pair_features(pairs)
+        n = len(columns[0])
+        if n <= _CHUNK_PAIRS:
+            return _pair_matrix(*columns)
         # rows are independent: chunks keep the word tables of a few thousand texts in memory, not 170k;
         # two at a time, since polars and numpy release the GIL while the other chunk runs Python
-        chunks = [pairs.iloc[i:i + _CHUNK_PAIRS] for i in range(0, len(pairs), _CHUNK_PAIRS)]
-        return pd.concat(list(threads.pool("chunks").map(_pair_features, chunks)))
+        starts = range(0, n, _CHUNK_PAIRS)
+        return np.vstack(list(threads.pool("chunks").map(
+            lambda i: _pair_matrix(*(col[i:i + _CHUNK_PAIRS] for col in columns)), starts)))
 
 
 def _store(cache: dict[bytes, np.ndarray], keys: list[bytes], rows: np.ndarray) -> None:
@@ -371,9 +386,10 @@ def _store(cache: dict[bytes, np.ndarray], keys: list[bytes], rows: np.ndarray) 
         cache.update(zip(keys[:room], rows[:room]))
 
 
-def _pair_features(pairs: pd.DataFrame) -> pd.DataFrame:
-    n = len(pairs)
-    columns = [list(pairs[c]) for c in ("prompt", "response_a", "response_b")]
+def _pair_matrix(prompts: list[list[str]], responses_a: list[list[str]], responses_b: list[list[str]]
+                 ) -> np.ndarray:
+    columns = [prompts, responses_a, responses_b]
+    n = len(prompts)
     keys = [[_key("\x00".join(t)) for t in col] for col in columns]
     pair_keys = [b"".join(k) for k in zip(*keys)]
     # the distinct texts that a missing text row or a missing pair row needs, each described once
@@ -430,16 +446,12 @@ def _pair_features(pairs: pd.DataFrame) -> pd.DataFrame:
     fp = rows(keys[0], known_text, width)[:, _PROMPT_IDX]
     fa, fb = rows(keys[1], known_text, width), rows(keys[2], known_text, width)
     ex = rows(pair_keys, known_pair, len(_OVERLAP_FEATURES))
-    names: list[str] = []
-    blocks: list[np.ndarray] = []
-    for j, name in enumerate(TEXT_FEATURES):
-        a, b = fa[:, j], fb[:, j]
-        total = a + b
-        rel = np.divide(a - b, total, out=np.zeros(len(total), dtype=np.float32), where=total != 0)
-        names += [f"{name}_a", f"{name}_b", f"{name}_diff", f"{name}_rel"]
-        blocks += [a, b, a - b, rel]
-    names += [f"prompt_{name}" for name in PROMPT_FEATURES] + list(_OVERLAP_FEATURES)
     assert len(fa) == n
-    # one float32 block: a frame built column by column cost more than the features of a small batch
-    matrix = np.column_stack([*blocks, fp, ex]) if n else np.zeros((0, len(names)), dtype=np.float32)
-    return pd.DataFrame(matrix.astype(np.float32, copy=False), columns=names, index=pairs.index)
+    if not n:
+        return np.zeros((0, len(PAIR_FEATURES)), dtype=np.float32)
+    total = fa + fb
+    diff = fa - fb
+    rel = np.divide(diff, total, out=np.zeros_like(total), where=total != 0)
+    # columns a, b, diff, rel of each text feature in turn (see PAIR_FEATURES)
+    sides = np.stack([fa, fb, diff, rel], axis=2).reshape(n, 4 * width)
+    return np.concatenate([sides, fp, ex], axis=1, dtype=np.float32)

@@ -16,6 +16,7 @@ import polars as pl
 from scipy import sparse
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from arenapref.features.handmade import join_turns, string_series, word_class
 from arenapref.timing import stage
@@ -164,6 +165,25 @@ class FastTfidfVectorizer(TfidfVectorizer):
         matrix.sum_duplicates()  # counts, with sorted indices as scikit-learn's own path leaves them
         return matrix
 
+    def weighted(self, docs: list[str]) -> sparse.csr_array:
+        """``transform(docs)`` of a fitted vectorizer: the same counts, then scikit-learn's TF-IDF weighting
+        steps called directly (sublinear TF, IDF, row L2 norm: the same operations on the same arrays, so
+        the same floats) without the input checks that cost more than a handful of documents."""
+        coded = self._coded_vocab() if self._fast() else None
+        if coded is None or self.binary or self.norm != "l2" or not self.use_idf:
+            return sparse.csr_array(self.transform(docs))
+        parts = [self._coded_counts(docs[i:i + self._CHUNK_DOCS], coded, len(self.vocabulary_))
+                 for i in range(0, len(docs), self._CHUNK_DOCS)]
+        if not parts:
+            return sparse.csr_array((0, len(self.vocabulary_)), dtype=self.dtype)
+        x = parts[0] if len(parts) == 1 else sparse.vstack(parts, format="csr")
+        if self.sublinear_tf:
+            np.log(x.data, x.data)
+            x.data += 1.0
+        x.data *= self.idf_[x.indices]
+        inplace_csr_row_normalize_l2(x)
+        return x
+
     def _count_vocab(self, raw_documents, fixed_vocab):  # noqa: ANN001, ANN202 (scikit-learn's signature)
         if not self._fast():
             return super()._count_vocab(raw_documents, fixed_vocab)
@@ -200,6 +220,8 @@ def ngram_codes(doc: np.ndarray, tid: np.ndarray, n: int, k: int) -> tuple[np.nd
 
 # up to this many tokens per call a binary search beats a hash join (measured in docs/speed.md)
 _SEARCH_MAX_TOKENS = 20_000
+# up to this many pairs the cosines are computed from the raw arrays, not by scipy (the same floats)
+_SMALL_PAIRS = 512
 
 
 def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -275,9 +297,41 @@ def code_vocabulary(vocabulary: dict[str, int], max_n: int) -> CodedVocab | None
     return CodedVocab(words, unigram_col, orders, k, sorted_hashes, by_hash.astype(np.int64), table, order_tables)
 
 
-def _row_cosine(x: sparse.csr_matrix, y: sparse.csr_matrix) -> np.ndarray:
+def _row_cosine(x: sparse.csr_array, y: sparse.csr_array) -> np.ndarray:
     # rows of a TfidfVectorizer output are L2-normalised, so the dot product is the cosine
     return np.asarray(x.multiply(y).sum(axis=1)).ravel()
+
+
+def _row_keys(x: sparse.csr_array, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """The stored entries of ``x[rows]`` as sorted int64 keys ``row * n_cols + col`` (rows counted from
+    the slice's start; column indices sorted within a row, as a canonical CSR matrix has them) and their
+    values."""
+    start, stop = x.indptr[rows.start], x.indptr[rows.stop]
+    counts = np.diff(x.indptr[rows.start:rows.stop + 1])
+    local = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    return local * x.shape[1] + x.indices[start:stop], x.data[start:stop]
+
+
+def _row_dots(left: tuple[np.ndarray, np.ndarray], right: tuple[np.ndarray, np.ndarray], n: int,
+              n_cols: int) -> np.ndarray:
+    """Per row, the dot product of two CSR blocks given by :func:`_row_keys`: what
+    ``x.multiply(y).sum(axis=1)`` computes, in the same order (products of the common entries in column
+    order, zeros dropped, one ``np.add.reduceat`` per non-empty row), so the same floats."""
+    (lk, lv), (rk, rv) = left, right
+    out = np.zeros(n, dtype=np.result_type(lv, rv))
+    if not len(lk) or not len(rk):
+        return out
+    at = np.minimum(np.searchsorted(lk, rk), len(lk) - 1)
+    common = lk[at] == rk
+    products = lv[at[common]] * rv[common]
+    keys = rk[common][products != 0]
+    products = products[products != 0]
+    if not len(products):
+        return out
+    rows = keys // n_cols
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    out[rows[starts]] = np.add.reduceat(products, starts)
+    return out
 
 
 class TfidfPairFeatures:
@@ -312,31 +366,45 @@ class TfidfPairFeatures:
 
     _CHUNK_PAIRS = 8192  # pairs per transform: bounds the three sparse matrices in memory
 
-    def transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
-        with stage("tfidf transform"):
-            if len(pairs) <= self._CHUNK_PAIRS:
-                return self._transform(pairs)
-            return pd.concat([self._transform(pairs.iloc[i:i + self._CHUNK_PAIRS])
-                              for i in range(0, len(pairs), self._CHUNK_PAIRS)])
+    @property
+    def feature_names(self) -> list[str]:
+        """The columns of :meth:`transform_matrix`."""
+        k = 0 if self.svd_components_ is None else len(self.svd_components_)
+        return (["tfidf_cos_prompt_a", "tfidf_cos_prompt_b", "tfidf_cos_prompt_diff", "tfidf_cos_ab"]
+                + [f"tfidf_svd_diff_{j}" for j in range(k)])
 
-    def _transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
-        vec = self.vectorizer_
-        n = len(pairs)
+    def transform(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self.transform_matrix(pairs), columns=self.feature_names, index=pairs.index)
+
+    def transform_matrix(self, pairs: pd.DataFrame) -> np.ndarray:
+        """:meth:`transform` as a matrix whose columns are :attr:`feature_names` (no frame)."""
+        columns = [_texts(pairs[c]) for c in ("prompt", "response_a", "response_b")]
+        with stage("tfidf transform"):
+            step = self._CHUNK_PAIRS
+            if len(columns[0]) <= step:
+                return self._transform(*columns)
+            return np.vstack([self._transform(*(col[i:i + step] for col in columns))
+                              for i in range(0, len(columns[0]), step)])
+
+    def _transform(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> np.ndarray:
+        n = len(prompts)
         # one pass over the three columns (rows are transformed independently): a third of the calls
-        docs = vec.transform(_texts(pairs["prompt"]) + _texts(pairs["response_a"]) + _texts(pairs["response_b"]))
-        p, a, b = docs[:n], docs[n:2 * n], docs[2 * n:]
-        cos_pa, cos_pb, cos_ab = _row_cosine(p, a), _row_cosine(p, b), _row_cosine(a, b)
-        names = ["tfidf_cos_prompt_a", "tfidf_cos_prompt_b", "tfidf_cos_prompt_diff", "tfidf_cos_ab"]
+        docs = self.vectorizer_.weighted(prompts + responses_a + responses_b)
+        if n <= _SMALL_PAIRS:  # scipy's per-call checks cost more than a few rows' products
+            p, a, b = (_row_keys(docs, slice(i * n, (i + 1) * n)) for i in range(3))
+            width = docs.shape[1]
+            cos_pa, cos_pb, cos_ab = _row_dots(p, a, n, width), _row_dots(p, b, n, width), _row_dots(a, b, n, width)
+        else:
+            pm, am, bm = docs[:n], docs[n:2 * n], docs[2 * n:]
+            cos_pa, cos_pb, cos_ab = _row_cosine(pm, am), _row_cosine(pm, bm), _row_cosine(am, bm)
         blocks = [cos_pa, cos_pb, cos_pa - cos_pb, cos_ab]
         if self.svd_components_ is not None:
             # project A-B with the linear map only, so swapping A and B negates every component exactly
-            proj = np.asarray((a - b) @ self.svd_components_.T)
-            names += [f"tfidf_svd_diff_{j}" for j in range(proj.shape[1])]
+            proj = np.asarray((docs[n:2 * n] - docs[2 * n:]) @ self.svd_components_.T)
             blocks += list(proj.T)
         # one block (the columns share a dtype): a frame built column by column costs more than a small batch
         dtype = np.result_type(*blocks)
-        matrix = np.column_stack(blocks).astype(dtype, copy=False) if n else np.zeros((0, len(names)), dtype)
-        return pd.DataFrame(matrix, columns=names, index=pairs.index)
+        return np.column_stack(blocks).astype(dtype, copy=False)
 
     # ------------------------------------------------------------- persistence (data, never pickle)
     def get_params(self) -> dict[str, Any]:

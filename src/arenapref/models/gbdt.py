@@ -24,7 +24,7 @@ import pandas as pd
 
 from arenapref.data.folds import prompt_groups
 from arenapref.data.schema import has_labels, swap_pairs, swap_proba, targets_of
-from arenapref.features.handmade import pair_features
+from arenapref.features.handmade import PAIR_FEATURES, pair_feature_matrix
 from arenapref.features.swap import check_swap_convention, swap_feature_frame, swap_matrix
 from arenapref.features.tfidf import TfidfPairFeatures
 from arenapref.metrics import normalise_proba
@@ -97,13 +97,22 @@ class GBDTModel:
         return self.embed is None
 
     # ----------------------------------------------------------------- features
-    def _features(self, pairs: pd.DataFrame) -> pd.DataFrame:
-        parts = [pair_features(pairs, progress=self.progress or len(pairs) >= 5000)]
+    def _feature_blocks(self, pairs: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        """Every feature block side by side (hand-made, TF-IDF, encoder) and the names of its columns."""
+        names, blocks = list(PAIR_FEATURES), [pair_feature_matrix(pairs)]
         if self.tfidf_ is not None:
-            parts.append(self.tfidf_.transform(pairs))
+            names += self.tfidf_.feature_names
+            blocks.append(self.tfidf_.transform_matrix(pairs))
         if getattr(self, "embed_", None) is not None:
-            parts.append(self.embed_.transform(pairs))
-        return pd.concat(parts, axis=1).reset_index(drop=True)
+            embedded = self.embed_.transform(pairs)
+            names += list(embedded.columns)
+            blocks.append(embedded.to_numpy())
+        return names, np.hstack(blocks)
+
+    def _features(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        # one dtype for all blocks: the common type LightGBM converts a frame of mixed columns to anyway
+        names, matrix = self._feature_blocks(pairs)
+        return pd.DataFrame(matrix, columns=names)
 
     def _swapped_features(self, pairs: pd.DataFrame, direct: pd.DataFrame) -> pd.DataFrame:
         """Features of the swapped pairs: derived by column convention (one pass over the text) when
@@ -193,12 +202,29 @@ class GBDTModel:
         self.feature_names_ = list(booster.feature_name())
         return self
 
-    def _matrix(self, x: pd.DataFrame) -> np.ndarray:
+    def _booster_input(self, pairs: pd.DataFrame) -> np.ndarray:
         """The booster's input: the features in training order (+ the target source's code), float64 as
-        LightGBM reads a frame of int and float columns."""
-        if self.source_feature is not None:
-            x = x.assign(**{SOURCE_COLUMN: self.source_codes_[self.source_feature]})
-        return x[self.feature_names_].to_numpy(dtype=np.float64)
+        LightGBM reads a frame of int and float columns; no frame is built (for a handful of pairs that
+        cost more than the features), the columns are put in order by an index found once per model."""
+        names, blocks = self._feature_blocks(pairs)
+        order = self._column_order(tuple(names))
+        out = np.empty((len(blocks), len(order)), dtype=np.float64)
+        known = order >= 0
+        out[:, known] = blocks[:, order[known]]
+        if not known.all():  # the target source's code, the one column no block computes
+            out[:, ~known] = self.source_codes_[self.source_feature]
+        return out
+
+    def _column_order(self, names: tuple[str, ...]) -> np.ndarray:
+        """Per booster feature, its column among ``names`` (-1: the source column)."""
+        cached = getattr(self, "_order_cache", None)
+        if cached is None or cached[0] != names or cached[1] is not self.feature_names_:
+            where = {name: j for j, name in enumerate(names)}
+            order = np.array([-1 if f == SOURCE_COLUMN and self.source_feature is not None else where[f]
+                              for f in self.feature_names_], dtype=np.intp)
+            cached = (names, self.feature_names_, order)
+            self._order_cache = cached
+        return cached[2]
 
     def _predict_matrix(self, x: np.ndarray) -> np.ndarray:
         num_iteration = self.booster_.best_iteration or None
@@ -209,11 +235,8 @@ class GBDTModel:
             return normalise_proba(np.asarray(self.booster_.predict(x, num_iteration=num_iteration,
                                                                     num_threads=threads)))
 
-    def _predict_frame(self, x: pd.DataFrame) -> np.ndarray:
-        return self._predict_matrix(self._matrix(x))
-
     def _predict(self, pairs: pd.DataFrame) -> np.ndarray:
-        return self._predict_frame(self._features(pairs))
+        return self._predict_matrix(self._booster_input(pairs))
 
     def _source_codes(self, pairs: pd.DataFrame) -> dict[str, int]:
         """Category code per training source (only when ``source_feature`` is set)."""
@@ -234,7 +257,7 @@ class GBDTModel:
             return swap_averaged(self._predict, pairs)
         # one feature pass: the swapped frame is derived exactly, so the average is exactly symmetric;
         # one booster call on both orientations stacked (rows are scored independently)
-        direct = self._matrix(self._features(pairs))
+        direct = self._booster_input(pairs)
         stacked = self._predict_matrix(np.vstack([direct, swap_matrix(direct, self.feature_names_)]))
         n = len(direct)
         return normalise_proba(0.5 * (stacked[:n] + swap_proba(stacked[n:])))
