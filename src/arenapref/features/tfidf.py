@@ -49,10 +49,10 @@ class FastTfidfVectorizer(TfidfVectorizer):
     def _tokens(self, docs: list[str]) -> pl.DataFrame:
         """(doc, tok) of every token in document order, docs numbered from 0: Python ``str.lower``, then
         the maximal runs of 2+ Python ``\\w`` chars (what ``\\b\\w\\w+\\b`` finds)."""
-        return (pl.DataFrame({"t": string_series([d.lower() for d in docs])}).with_row_index("doc")
+        return (pl.DataFrame({"t": string_series([d.lower() for d in docs])}).with_row_index("doc").lazy()
                 .select(pl.col("doc").cast(pl.Int64), pl.col("t").str.extract_all(f"[{word_class()}]{{2,}}")
                         .alias("tok"))
-                .explode("tok").drop_nulls("tok"))
+                .explode("tok").drop_nulls("tok").collect())
 
     def _fit_vocabulary(self, docs: list[str]) -> dict[str, int] | None:
         """The vocabulary scikit-learn's fit would keep, from per-n-gram document and total counts; the
