@@ -26,6 +26,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -255,8 +256,50 @@ def _words(texts: list[str]) -> pl.DataFrame:
             .select("tid", pl.col("w").str.to_lowercase().hash().alias("h")).collect())
 
 
-def _word_stats(words: pl.DataFrame, n: int) -> dict[str, np.ndarray]:
+# up to this many words per batch the word sets are sorted integer arrays (numpy) rather than polars
+# group-bys and joins, whose fixed cost is most of a handful of pairs' work; above it the hash joins win
+_SMALL_WORDS = 10_000
+
+
+@dataclass(frozen=True)
+class WordSets:
+    """The distinct lower-cased words of each text, as sorted integer keys ``text * n_words + word id``
+    (word ids: ranks of the distinct hashes). For small batches only (see :data:`_SMALL_WORDS`)."""
+
+    keys: np.ndarray
+    n_words: int
+    starts: np.ndarray  # where each text's keys start
+    sizes: np.ndarray  # how many distinct words each text has
+
+    @classmethod
+    def of(cls, words: pl.DataFrame, n: int) -> WordSets:
+        tid = words["tid"].to_numpy().astype(np.int64)
+        uniq, word_id = np.unique(words["h"].to_numpy(), return_inverse=True)
+        n_words = max(len(uniq), 1)
+        keys = np.unique(tid * n_words + word_id.reshape(-1))
+        owner = keys // n_words
+        return cls(keys, n_words, np.searchsorted(owner, np.arange(n)), np.bincount(owner, minlength=n))
+
+    def unions(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``|words(x[i]) ∪ words(y[i])|`` for each i: the two sets stacked under key i, sorted, and the
+        common words counted as adjacent equal keys."""
+        def stacked(texts: np.ndarray) -> np.ndarray:
+            lengths = self.sizes[texts]
+            owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+            offset = np.repeat(self.starts[texts] - (np.cumsum(lengths) - lengths), lengths)
+            return owner * self.n_words + self.keys[np.arange(len(owner)) + offset] % self.n_words
+
+        both = np.sort(np.concatenate([stacked(x), stacked(y)]))
+        common = both[1:][both[1:] == both[:-1]] // self.n_words
+        inter = np.bincount(common, minlength=len(x))
+        return (self.sizes[x] + self.sizes[y] - inter).astype(np.float64)
+
+
+def _word_stats(words: pl.DataFrame, n: int, sets: WordSets | None = None) -> dict[str, np.ndarray]:
     """Per text: number of words and of distinct lower-cased words (one pass)."""
+    if sets is not None:
+        counts = np.bincount(words["tid"].to_numpy().astype(np.int64), minlength=n)
+        return {"words": counts.astype(np.float64), "unique_words": sets.sizes.astype(np.float64)}
     got = words.group_by("tid").agg(pl.len().alias("words"), pl.col("h").n_unique().alias("unique_words"))
     tid = got["tid"].to_numpy()
     out = {}
@@ -335,21 +378,25 @@ def _compress_ratio(text: str) -> float:
 
 
 def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]], words: pl.DataFrame,
-                    sizes: np.ndarray) -> np.ndarray:
+                    sizes: np.ndarray, sets: WordSets | None = None) -> np.ndarray:
     """(n, 6): turn count, Jaccard overlaps of the lower-cased word sets and the identical flag, for
     triples of (prompt, a, b) indices into ``sides`` / ``words``; ``sizes``: distinct words per side."""
     idx = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
     n = len(idx)
-    # |X ∪ Y| per pair and pairing (prompt-a, prompt-b, a-b): distinct words over both texts, in one
-    # join; |X ∩ Y| = |X| + |Y| - |X ∪ Y|
+    # |X ∪ Y| per pair and pairing (prompt-a, prompt-b, a-b): distinct words over both texts;
+    # |X ∩ Y| = |X| + |Y| - |X ∪ Y|
     pairings = ((0, 1), (0, 2), (1, 2))
-    link = pl.DataFrame({"key": np.concatenate([np.arange(n) * 3 + j for j in range(3) for _ in range(2)]),
-                         "tid": np.concatenate([idx[:, side] for x, y in pairings for side in (x, y)])},
-                        schema={"key": pl.Int64, "tid": pl.UInt32})
-    both = link.join(words, on="tid").group_by("key").agg(pl.col("h").n_unique())
-    flat = np.zeros(3 * n, dtype=np.float64)
-    flat[both["key"].to_numpy()] = both["h"].to_numpy()
-    union = flat.reshape(n, 3)
+    if sets is not None:
+        union = sets.unions(np.concatenate([idx[:, x] for x, _ in pairings]),
+                            np.concatenate([idx[:, y] for _, y in pairings])).reshape(3, n).T
+    else:  # in one join
+        link = pl.DataFrame({"key": np.concatenate([np.arange(n) * 3 + j for j in range(3) for _ in range(2)]),
+                             "tid": np.concatenate([idx[:, side] for x, y in pairings for side in (x, y)])},
+                            schema={"key": pl.Int64, "tid": pl.UInt32})
+        both = link.join(words, on="tid").group_by("key").agg(pl.col("h").n_unique())
+        flat = np.zeros(3 * n, dtype=np.float64)
+        flat[both["key"].to_numpy()] = both["h"].to_numpy()
+        union = flat.reshape(n, 3)
     overlaps = []
     for j, (x, y) in enumerate(pairings):
         inter = sizes[idx[:, x]] + sizes[idx[:, y]] - union[:, j]
@@ -436,7 +483,8 @@ def _pair_matrix(prompts: list[list[str]], responses_a: list[list[str]], respons
     if sides:
         texts = [join_turns(t) for t in sides]
         words = _words(texts)
-        stats = _word_stats(words, len(sides))
+        sets = WordSets.of(words, len(sides)) if words.height <= _SMALL_WORDS else None
+        stats = _word_stats(words, len(sides), sets)
         text_rows = [k for k in slot if k not in known_text]
         if text_rows:
             which = [slot[k] for k in text_rows]
@@ -445,7 +493,7 @@ def _pair_matrix(prompts: list[list[str]], responses_a: list[list[str]], respons
             known_text.update(zip(text_rows, matrix))
             _store(_cache, text_rows, matrix)
         if missing_pairs:
-            overlap = _overlap_matrix(list(missing_pairs.values()), sides, words, stats["unique_words"])
+            overlap = _overlap_matrix(list(missing_pairs.values()), sides, words, stats["unique_words"], sets)
             known_pair.update(zip(missing_pairs, overlap))
             _store(_pair_cache, list(missing_pairs), overlap)
     width = len(TEXT_FEATURES)
