@@ -34,6 +34,7 @@ HARD_TEXTS = [
     "`start` and end `x`", "`x`` y` `a``b` ```c``` `q`", "x²sorry ‿sorry ·sorry नsorry 5sorry _sorry",
     "line\x1c\nline\x1c\n\x1f\nline \x85\n\xa0line\u3000",  # Python strips \x1c-\x1f, \x85; Rust does not
     "ΟΔΟΣ ΟΔΟΣ οδος Straße STRASSE ǅ ǆ",  # final sigma, ß, title case in lower-casing
+    "İstanbul istanbul İSTANBUL i̇stanbul ΣΑΣ σας σασ Σ ΑΣ ας ΣΣ ΑΣ_Β",  # two-char lower case, sigma forms
     "# Title\n  ## Sub\n| a | b |\n|---|---|\n**bold** __u__ $x$ \\frac{1}{2} https://x www.Y HTTP://z",
     "Done!\nEnd?\n", "trailing!", "...\n\n\n  \n", " \t ", "",
     "emoji 😀🙂 ☀ ✂ and mixed 😀x",
@@ -59,6 +60,16 @@ def _assert_same(pairs: pd.DataFrame) -> None:
         if not same:
             bad = np.flatnonzero(old[col].to_numpy() != new[col].to_numpy())[:3]
             raise AssertionError(f"{col}: rows {bad.tolist()} old {old[col].to_numpy()[bad]} new {new[col].to_numpy()[bad]}")
+
+
+@pytest.fixture(params=["small", "large"], autouse=True)
+def batch_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both paths: a small batch's words from code points and word sets as sorted
+    arrays, a large batch's by polars (each is chosen by size; here forced)."""
+    limit = 10 ** 12 if request.param == "small" else 0
+    monkeypatch.setattr(handmade, "_SMALL_CHARS", limit)
+    monkeypatch.setattr(handmade, "_SMALL_WORDS", limit)
+    return str(request.param)
 
 
 def test_equal_on_every_real_arena_row(arena_pairs: pd.DataFrame) -> None:

@@ -69,8 +69,27 @@ def test_coded_transform_equals_scikit_learn_for_every_ngram_range(arena_pairs: 
     held_out = _corpus(arena_pairs.iloc[300:420]) + HARD_TEXTS + ["", "a", "the", "zzqx the zzqx of the"]
     assert fast._coded_vocab() is not None  # the coded path is the one under test
     _same(fast.transform(held_out), slow.transform(held_out))
+    _same(fast.weighted(held_out), slow.transform(held_out))  # the weighting steps called directly
     for doc in held_out[:5] + held_out[-4:]:
         _same(fast.transform([doc]), slow.transform([doc]))
+        _same(fast.weighted([doc]), slow.transform([doc]))
+
+
+def test_small_batch_cosines_equal_scipy(arena_pairs: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to ``_SMALL_PAIRS`` pairs the cosines come from the raw CSR arrays instead of scipy's
+    ``multiply(...).sum(axis=1)``: the same floats, for whole batches and for single pairs."""
+    block = TfidfPairFeatures(max_features=3000, svd_components=4).fit(arena_pairs.iloc[:400])
+    rows = pd.concat([arena_pairs.iloc[400:520], pd.DataFrame({
+        "prompt": [[HARD_TEXTS[0]], [""], ["same words"]], "response_a": [[HARD_TEXTS[1]], [""], ["same words"]],
+        "response_b": [[""], ["x"], ["Same Words"]]})], ignore_index=True)
+    outputs = {}
+    for path, limit in (("arrays", 10**9), ("scipy", -1)):
+        monkeypatch.setattr(tfidf, "_SMALL_PAIRS", limit)
+        outputs[path] = (block.transform(rows), [block.transform(rows.iloc[[i]]) for i in range(0, len(rows), 17)])
+    pd.testing.assert_frame_equal(outputs["arrays"][0], outputs["scipy"][0], check_exact=True)
+    for one, other in zip(outputs["arrays"][1], outputs["scipy"][1]):
+        pd.testing.assert_frame_equal(one, other, check_exact=True)
+    assert (outputs["arrays"][0]["tfidf_cos_ab"] > 0).any()
 
 
 def test_fit_transform_is_fit_then_transform(arena_pairs: pd.DataFrame) -> None:

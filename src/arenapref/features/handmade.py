@@ -249,11 +249,89 @@ def _words(texts: list[str]) -> pl.DataFrame:
     """Every ``\\w+`` word (Python's ``\\w``) of each text: columns tid (text index) and h, a 64-bit hash
     of the lower-cased word (only ever compared for equality within a few thousand words, where a
     collision has a chance of about 1e-13; hashing once makes the distinct counts and the overlap
-    join work on integers instead of strings)."""
+    join work on integers instead of strings). Texts of up to :data:`_SMALL_CHARS` chars in all are
+    read from their code points (:func:`_code_point_words`); larger ones by polars."""
+    if sum(map(len, texts)) <= _SMALL_CHARS:
+        return _code_point_words(texts)
     return (pl.DataFrame({"t": string_series(texts)}).with_row_index("tid").lazy()
             .select("tid", pl.col("t").str.extract_all(_patterns()["words"][0]).alias("w"))
             .explode("w").drop_nulls("w")
             .select("tid", pl.col("w").str.to_lowercase().hash().alias("h")).collect())
+
+
+# a batch of up to this many chars has its words found from its code points: polars' extract_all built
+# a string per word, most of a small batch's word cost; larger batches stay there (the code-point arrays
+# of 8 bytes per char would cost memory)
+_SMALL_CHARS = 1_000_000
+_HASH_BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
+_MASK64 = (1 << 64) - 1
+_DOTTED_I = 0x130  # the one char whose lower case is two chars ("i" + U+0307)
+_SIGMA = 0x3A3  # lower-cased to final sigma at the end of a word
+
+
+@functools.cache
+def _lower_table() -> np.ndarray:
+    """``table[code point]``: the code point of its lower case (``str.lower``), as uint64; U+0130, whose
+    lower case is two chars, gets a value no char has (no ``\\w`` word can hold the U+0307 of its
+    expansion, so nothing else lower-cases to the same)."""
+    table = np.arange(0x110000, dtype=np.uint64)
+    chars = _all_chars().replace(chr(_DOTTED_I), "\x00")  # keep one char per code point
+    points = np.frombuffer(chars.encode("utf-32-le"), dtype=np.uint32)
+    lowered = np.frombuffer(chars.lower().encode("utf-32-le"), dtype=np.uint32)
+    table[points] = lowered
+    table[_DOTTED_I] = 0x110000 + _DOTTED_I
+    return table
+
+
+def _python_word_hash(word: str) -> int:
+    """The hash :func:`_code_point_words` computes, of ``word.lower()`` by Python itself (for the words
+    whose lower case depends on context: a capital sigma)."""
+    h, power = 0, 1
+    for ch in word.lower().replace("i\u0307", "\x00"):
+        code = 0x110000 + _DOTTED_I if ch == "\x00" else ord(ch)
+        h = (h + code * power) & _MASK64
+        power = (power * _HASH_BASE) & _MASK64
+    return h
+
+
+def _code_point_words(texts: list[str]) -> pl.DataFrame:
+    """:func:`_words` from code points: ``\\w`` runs from the class table, each hashed as
+    sum(lower(c_k) * B**k) mod 2**64 through prefix sums (the same value for the same lower-cased word
+    anywhere). Same words as Python's ``re.findall(r"\\w+")``, equal hashes exactly for words equal after
+    ``str.lower`` (a word with a capital sigma is lower-cased by Python: its final form depends on
+    the letters around it)."""
+    table, membership = _class_table()
+    is_word_combo = membership[:, _CHAR_CLASSES.index("word_chars")].astype(bool)
+    joined = "".join(texts)
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    text_start = np.cumsum(lengths) - lengths
+    word = is_word_combo[table[points]]
+    # a run starts where a word char follows a non-word char or a text boundary; ends likewise
+    before = np.zeros(len(word) + 1, dtype=bool)
+    before[1:] = word
+    before[text_start[lengths > 0]] = False
+    after = np.zeros(len(word) + 1, dtype=bool)
+    after[:-1] = word
+    after[np.cumsum(lengths)[lengths > 0]] = False
+    starts = np.flatnonzero(word & ~before[:-1])
+    ends = np.flatnonzero(word & ~after[1:]) + 1
+    base = np.full(len(points), _HASH_BASE, dtype=np.uint64)
+    power = np.ones(len(points) + 1, dtype=np.uint64)
+    np.cumprod(base, out=power[1:])
+    inverse = np.full(len(points), pow(_HASH_BASE, -1, 1 << 64), dtype=np.uint64)
+    inverse_power = np.ones(len(points) + 1, dtype=np.uint64)
+    np.cumprod(inverse, out=inverse_power[1:])
+    prefix = np.zeros(len(points) + 1, dtype=np.uint64)
+    np.cumsum(_lower_table()[points] * power[:-1], out=prefix[1:])  # wraps modulo 2**64, as meant
+    hashes = (prefix[ends] - prefix[starts]) * inverse_power[starts]
+    sigma_at = np.flatnonzero(points == _SIGMA)
+    if len(sigma_at):
+        for w in np.unique(np.searchsorted(starts, sigma_at, side="right") - 1):
+            if w >= 0 and sigma_at[np.searchsorted(sigma_at, starts[w])] < ends[w]:
+                hashes[w] = _python_word_hash(joined[starts[w]:ends[w]])
+    tid = np.searchsorted(text_start, starts, side="right") - 1
+    return pl.DataFrame({"tid": tid.astype(np.uint32), "h": hashes}, schema={"tid": pl.UInt32, "h": pl.UInt64})
 
 
 # up to this many words per batch the word sets are sorted integer arrays (numpy) rather than polars
