@@ -591,5 +591,5 @@ def _pair_matrix(prompts: list[list[str]], responses_a: list[list[str]], respons
     diff = fa - fb
     rel = np.divide(diff, total, out=np.zeros_like(total), where=total != 0)
     # columns a, b, diff, rel of each text feature in turn (see PAIR_FEATURES)
-    sides = np.stack([fa, fb, diff, rel], axis=2).reshape(n, 4 * width)
-    return np.concatenate([sides, fp, ex], axis=1, dtype=np.float32)
+    per_side = np.stack([fa, fb, diff, rel], axis=2).reshape(n, 4 * width)
+    return np.concatenate([per_side, fp, ex], axis=1, dtype=np.float32)

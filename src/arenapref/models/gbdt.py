@@ -211,7 +211,7 @@ class GBDTModel:
         out = np.empty((len(blocks), len(order)), dtype=np.float64)
         known = order >= 0
         out[:, known] = blocks[:, order[known]]
-        if not known.all():  # the target source's code, the one column no block computes
+        if self.source_feature is not None:  # the target source's code, the one column no block computes
             out[:, ~known] = self.source_codes_[self.source_feature]
         return out
 
