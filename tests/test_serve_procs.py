@@ -116,3 +116,40 @@ def test_a_run_that_fails_to_load_fails_at_start(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="could not load the run"):
         started(str(tmp_path / "no-such-run"), None, 1)
     assert started(str(tmp_path), None, 0) is None  # 0: the model stays in the server process
+
+
+def test_a_model_process_that_dies_fails_its_batch_and_the_others_go_on(arena_pairs: pd.DataFrame,
+                                                                        tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from arenapref.api import pairs_frame
+    from arenapref.data.inputs import clean_pair
+
+    run = train_small_run(arena_pairs, tmp_path, model="gbdt", n=300)
+    processes = ModelProcesses(str(run), swap_tta=None, n=2)
+    pids = processes.start()
+    rows = [clean_pair(p, a, b) for p, a, b in zip(arena_pairs["prompt"][300:304], arena_pairs["response_a"][300:304],
+                                                  arena_pairs["response_b"][300:304])]
+    expected = arenapref.load(run).predict_pairs(pairs_frame(rows))
+
+    async def score_after_a_kill() -> list:
+        first = await processes.score(rows)  # both alive
+        os.kill(pids[1], signal.SIGKILL)
+        outcomes = []
+        for _ in range(3):
+            try:
+                outcomes.append(await processes.score(rows))
+            except RuntimeError as err:
+                outcomes.append(err)
+        return [first, *outcomes]
+
+    try:
+        got = asyncio.run(score_after_a_kill())
+    finally:
+        processes.close()
+    errors = [g for g in got if isinstance(g, RuntimeError)]
+    assert len(errors) == 1 and "exited" in str(errors[0]) and "1 of 2 left" in str(errors[0])
+    for g in got:
+        if not isinstance(g, RuntimeError):
+            np.testing.assert_array_equal(g, expected)

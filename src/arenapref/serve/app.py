@@ -127,8 +127,7 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
     limits = limits or Limits()
 
     batcher = (MicroBatcher(partial(procs.score_rows, judge), max_rows=max_batch) if model_processes is None else
-               MicroBatcher(procs.score, max_rows=max_batch, executor=model_processes.executor,
-                            in_flight=model_processes.n))
+               MicroBatcher(model_processes.score, max_rows=max_batch, in_flight=model_processes.n))
 
     def explain_rows(rows: list[dict[str, Any]]) -> list[Any]:
         explanations = explain(judge.model, pairs_frame(rows))

@@ -4,14 +4,16 @@ Scoring a pair has a fixed cost per call (building a table, feature and booster 
 batch shares; the bench (``bench/serve_load.py``) measures what it buys. Batching is greedy: the
 worker takes whatever is waiting (up to ``max_rows``) as soon as the model is free, so a lone request
 waits for nothing and a busy server sends bigger batches. The model runs in one worker thread, which
-keeps the event loop free and means the model is never called from two threads at once.
+keeps the event loop free and means the model is never called from two threads at once; an async
+scorer (the model processes of ``serve.procs``) is awaited instead, up to ``in_flight`` batches at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 Score = Callable[[list[dict[str, Any]]], np.ndarray]
+AsyncScore = Callable[[list[dict[str, Any]]], Awaitable[np.ndarray]]
 
 
 @dataclass
@@ -30,12 +33,15 @@ class _Job:
 class MicroBatcher:
     """``await batcher.submit(rows)`` returns the (len(rows), 3) probabilities of those rows."""
 
-    def __init__(self, score: Score, *, max_rows: int = 32, executor: Executor | None = None,
+    def __init__(self, score: Score | AsyncScore, *, max_rows: int = 32, executor: Executor | None = None,
                  in_flight: int = 1) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-        if in_flight < 1 or (in_flight > 1 and executor is None):
-            raise ValueError(f"in_flight must be 1, or up to the workers of a given executor; got {in_flight}")
+        # a coroutine function scores on its own (e.g. model processes); a plain one runs in the executor
+        self._async = inspect.iscoroutinefunction(score)
+        if in_flight < 1 or (in_flight > 1 and executor is None and not self._async):
+            raise ValueError(f"in_flight must be 1, or up to the workers of a given executor or of an async "
+                             f"scorer; got {in_flight}")
         self.score = score
         self.max_rows = max_rows
         self.in_flight = in_flight
@@ -44,7 +50,7 @@ class MicroBatcher:
         self.fill_rows = max(1, max_rows // (2 * in_flight)) if in_flight > 1 else 1
         self.calls = 0  # model calls made
         self.rows = 0  # rows scored
-        self._given = executor  # owned by the caller (model processes); else a thread made here
+        self._given = executor  # owned by the caller; else a thread made here (unless the scorer is async)
         self._executor: Executor | None = executor
         self._running: set[asyncio.Task] = set()
         self._pending: deque[_Job] = deque()
@@ -54,7 +60,7 @@ class MicroBatcher:
 
     def _ensure_worker(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._executor is None:
+        if self._executor is None and not self._async:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arenapref-model")
         if self._task is None or self._task.done() or self._loop is not loop:
             self._loop, self._wake = loop, asyncio.Event()
@@ -81,7 +87,10 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         rows = [r for job in jobs for r in job.rows]
         try:
-            proba = await loop.run_in_executor(self._executor, self.score, rows)
+            if self._async:
+                proba = await self.score(rows)  # type: ignore[misc]
+            else:
+                proba = await loop.run_in_executor(self._executor, self.score, rows)
         except Exception as err:
             if len(jobs) > 1:  # one bad request must not fail the others batched with it
                 for job in jobs:
