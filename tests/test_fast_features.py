@@ -127,3 +127,13 @@ def test_chunked_passes_give_the_same_features(arena_pairs: pd.DataFrame, monkey
     refit = TfidfPairFeatures(max_features=3000, svd_components=4).fit(arena_pairs.iloc[300:700])
     assert refit.vectorizer_.vocabulary_ == block.vectorizer_.vocabulary_
     np.testing.assert_array_equal(refit.vectorizer_.idf_, block.vectorizer_.idf_)
+
+
+def test_words_of_one_hash_are_told_apart() -> None:
+    """Polynomial hashes modulo 2**64 collide for Thue-Morse strings of 2,048 chars: the code-point
+    words then give way to polars, so the two words still count as two."""
+    thue_morse = "".join("ab"[bin(i).count("1") % 2] for i in range(2048))
+    other = thue_morse.translate(str.maketrans("ab", "ba"))
+    assert handmade._code_point_words([f"{thue_morse} {other}"]) is None
+    words = handmade._words([f"{thue_morse} {other}", "ΑΣ ας Ας"])
+    assert words.group_by("tid").agg(handmade.pl.col("h").n_unique()).sort("tid")["h"].to_list() == [2, 1]

@@ -53,15 +53,17 @@ def test_state_round_trip_is_exact(arena_pairs: pd.DataFrame) -> None:
     assert MAX_CHARS == 5000
 
 
-@pytest.mark.parametrize("lookup", ["search", "join"])
+@pytest.mark.parametrize("lookup", ["points", "search", "join"])
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3)])
 def test_coded_transform_equals_scikit_learn_for_every_ngram_range(arena_pairs: pd.DataFrame,
                                                                    ngram_range: tuple[int, int], lookup: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The transform path counts n-grams as integer codes; every order, with out-of-vocabulary tokens
     between known ones, empty and one-token documents, and batches of one document; with the binary
-    search of small batches and with the hash join of large ones, whatever the batch's size."""
+    search of small batches and with the hash join of large ones, whatever the batch's size, and with
+    the tokens read from code points (small batches) instead of by polars."""
     monkeypatch.setattr(tfidf, "_SEARCH_MAX_TOKENS", 10**9 if lookup == "search" else -1)
+    monkeypatch.setattr(tfidf, "_POINTS_MAX_CHARS", 10**12 if lookup == "points" else -1)
     corpus = _corpus(arena_pairs.iloc[:300]) + HARD_TEXTS * 2
     params = {**PARAMS, "ngram_range": ngram_range, "max_features": 4000}
     slow, fast = TfidfVectorizer(**params).fit(corpus), FastTfidfVectorizer(**params).fit(corpus)
@@ -99,3 +101,22 @@ def test_fit_transform_is_fit_then_transform(arena_pairs: pd.DataFrame) -> None:
         params = {**PARAMS, "max_features": max_features}
         together = FastTfidfVectorizer(**params).fit_transform(corpus)
         _same(together, FastTfidfVectorizer(**params).fit(corpus).transform(corpus))
+
+
+def test_code_point_tokens_never_take_a_colliding_token_for_a_vocabulary_one() -> None:
+    """Polynomial hashes modulo 2**64 collide for Thue-Morse strings of 2,048 chars: a token with the
+    hash of a vocabulary token but other chars is not counted as it, and a vocabulary with two tokens
+    of one hash is left to the polars path."""
+    from arenapref.features.codepoints import run_hashes, utf32
+    from arenapref.features.tfidf import SpeltVocab
+
+    thue_morse = "".join("ab"[bin(i).count("1") % 2] for i in range(2048))
+    other = thue_morse.translate(str.maketrans("ab", "ba"))
+    points, starts = utf32([thue_morse, other])
+    hashes = run_hashes(points, starts, starts + 2048)
+    assert hashes[0] == hashes[1]  # the collision is real
+    spelt = SpeltVocab.of(["hello", thue_morse])
+    assert spelt is not None
+    doc, tid = spelt.token_ids([f"hello {other} {thue_morse} hello"])
+    assert doc.tolist() == [0, 0, 0, 0] and tid.tolist() == [0, -1, 1, 0]
+    assert SpeltVocab.of([thue_morse, other]) is None

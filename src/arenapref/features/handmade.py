@@ -33,6 +33,15 @@ import pandas as pd
 import polars as pl
 
 from arenapref import threads
+from arenapref.features.codepoints import (
+    all_chars,
+    hash_codes,
+    py_points,
+    run_hashes,
+    runs_equal,
+    utf32,
+    word_runs,
+)
 from arenapref.text.scripts import FEATURE_SCRIPTS, char_class
 from arenapref.timing import stage
 
@@ -92,20 +101,15 @@ def _ranges(chars: Iterable[str]) -> str:
 
 
 @functools.cache
-def _all_chars() -> str:
-    return "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
-
-
-@functools.cache
 def _py_class(pattern: str) -> str:
     """Class body of every code point that Python's ``re`` matches with ``pattern`` (one char)."""
-    return _ranges(map(chr, _py_points(pattern).tolist()))
+    return _ranges(map(chr, py_points(pattern).tolist()))
 
 
 @functools.cache
 def _py_letter(letter: str) -> str:
     """Class of every char Python ``re.IGNORECASE`` equates with an ASCII letter (e.g. k, K and U+212A)."""
-    candidates = re.findall("[a-z]", _all_chars(), re.IGNORECASE)
+    candidates = re.findall("[a-z]", all_chars(), re.IGNORECASE)
     return "[" + _ranges(c for c in candidates if re.fullmatch(letter, c, re.IGNORECASE)) + "]"
 
 
@@ -210,19 +214,13 @@ _CHAR_CLASSES = (*_CHAR_PATTERNS, "non_ascii")
 
 
 @functools.cache
-def _py_points(pattern: str) -> np.ndarray:
-    """Every code point that Python's ``re`` matches with the one-char ``pattern``."""
-    return np.frombuffer("".join(re.findall(pattern, _all_chars())).encode("utf-32-le"), dtype=np.uint32)
-
-
-@functools.cache
 def _class_table() -> tuple[np.ndarray, np.ndarray]:
     """``table[code point]``: the id of the combination of :data:`_CHAR_CLASSES` the char is in;
     ``membership[id]``: 0/1 per class. A few dozen combinations cover all of Unicode, so one lookup and
     one bincount count every class of every text at once."""
     mask = np.zeros(0x110000, dtype=np.uint32)
     for bit, pattern in enumerate(_CHAR_PATTERNS.values()):
-        mask[_py_points(pattern)] |= np.uint32(1 << bit)
+        mask[py_points(pattern)] |= np.uint32(1 << bit)
     mask[128:] |= np.uint32(1 << _CHAR_CLASSES.index("non_ascii"))  # ord > 127, lone surrogates included
     combos, table = np.unique(mask, return_inverse=True)
     membership = ((combos[:, None] >> np.arange(len(_CHAR_CLASSES), dtype=np.uint32)) & 1).astype(np.int64)
@@ -251,86 +249,68 @@ def _words(texts: list[str]) -> pl.DataFrame:
     collision has a chance of about 1e-13; hashing once makes the distinct counts and the overlap
     join work on integers instead of strings). Texts of up to :data:`_SMALL_CHARS` chars in all are
     read from their code points (:func:`_code_point_words`); larger ones by polars."""
-    if sum(map(len, texts)) <= _SMALL_CHARS:
-        return _code_point_words(texts)
+    if sum(map(len, texts)) <= _SMALL_CHARS and (found := _code_point_words(texts)) is not None:
+        return found
     return (pl.DataFrame({"t": string_series(texts)}).with_row_index("tid").lazy()
             .select("tid", pl.col("t").str.extract_all(_patterns()["words"][0]).alias("w"))
             .explode("w").drop_nulls("w")
             .select("tid", pl.col("w").str.to_lowercase().hash().alias("h")).collect())
 
 
-# a batch of up to this many chars has its words found from its code points: polars' extract_all built
-# a string per word, most of a small batch's word cost; larger batches stay there (the code-point arrays
-# of 8 bytes per char would cost memory)
+# a batch of up to this many chars has its words found from its code points (features.codepoints):
+# polars' extract_all built a string per word, most of a small batch's word cost; larger batches stay
+# there (the code-point arrays take 8 bytes per char)
 _SMALL_CHARS = 1_000_000
-_HASH_BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
-_MASK64 = (1 << 64) - 1
 _DOTTED_I = 0x130  # the one char whose lower case is two chars ("i" + U+0307)
+_DOTTED_I_LOWER = 0x110000 + _DOTTED_I  # a code no char has
 _SIGMA = 0x3A3  # lower-cased to final sigma at the end of a word
 
 
 @functools.cache
 def _lower_table() -> np.ndarray:
-    """``table[code point]``: the code point of its lower case (``str.lower``), as uint64; U+0130, whose
-    lower case is two chars, gets a value no char has (no ``\\w`` word can hold the U+0307 of its
-    expansion, so nothing else lower-cases to the same)."""
-    table = np.arange(0x110000, dtype=np.uint64)
-    chars = _all_chars().replace(chr(_DOTTED_I), "\x00")  # keep one char per code point
+    """``table[code point]``: the code point of its lower case (``str.lower``); U+0130, whose lower
+    case is two chars, gets a code no char has (no ``\\w`` word can hold the U+0307 of its expansion, so
+    nothing else lower-cases to the same)."""
+    table = np.arange(0x110000, dtype=np.uint32)
+    chars = all_chars().replace(chr(_DOTTED_I), "\x00")  # keep one char per code point
     points = np.frombuffer(chars.encode("utf-32-le"), dtype=np.uint32)
-    lowered = np.frombuffer(chars.lower().encode("utf-32-le"), dtype=np.uint32)
-    table[points] = lowered
-    table[_DOTTED_I] = 0x110000 + _DOTTED_I
+    table[points] = np.frombuffer(chars.lower().encode("utf-32-le"), dtype=np.uint32)
+    table[_DOTTED_I] = _DOTTED_I_LOWER
     return table
 
 
-def _python_word_hash(word: str) -> int:
-    """The hash :func:`_code_point_words` computes, of ``word.lower()`` by Python itself (for the words
-    whose lower case depends on context: a capital sigma)."""
-    h, power = 0, 1
-    for ch in word.lower().replace("i\u0307", "\x00"):
-        code = 0x110000 + _DOTTED_I if ch == "\x00" else ord(ch)
-        h = (h + code * power) & _MASK64
-        power = (power * _HASH_BASE) & _MASK64
-    return h
-
-
-def _code_point_words(texts: list[str]) -> pl.DataFrame:
-    """:func:`_words` from code points: ``\\w`` runs from the class table, each hashed as
-    sum(lower(c_k) * B**k) mod 2**64 through prefix sums (the same value for the same lower-cased word
-    anywhere). Same words as Python's ``re.findall(r"\\w+")``, equal hashes exactly for words equal after
-    ``str.lower`` (a word with a capital sigma is lower-cased by Python: its final form depends on
-    the letters around it)."""
-    table, membership = _class_table()
-    is_word_combo = membership[:, _CHAR_CLASSES.index("word_chars")].astype(bool)
-    joined = "".join(texts)
-    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    text_start = np.cumsum(lengths) - lengths
-    word = is_word_combo[table[points]]
-    # a run starts where a word char follows a non-word char or a text boundary; ends likewise
-    before = np.zeros(len(word) + 1, dtype=bool)
-    before[1:] = word
-    before[text_start[lengths > 0]] = False
-    after = np.zeros(len(word) + 1, dtype=bool)
-    after[:-1] = word
-    after[np.cumsum(lengths)[lengths > 0]] = False
-    starts = np.flatnonzero(word & ~before[:-1])
-    ends = np.flatnonzero(word & ~after[1:]) + 1
-    base = np.full(len(points), _HASH_BASE, dtype=np.uint64)
-    power = np.ones(len(points) + 1, dtype=np.uint64)
-    np.cumprod(base, out=power[1:])
-    inverse = np.full(len(points), pow(_HASH_BASE, -1, 1 << 64), dtype=np.uint64)
-    inverse_power = np.ones(len(points) + 1, dtype=np.uint64)
-    np.cumprod(inverse, out=inverse_power[1:])
-    prefix = np.zeros(len(points) + 1, dtype=np.uint64)
-    np.cumsum(_lower_table()[points] * power[:-1], out=prefix[1:])  # wraps modulo 2**64, as meant
-    hashes = (prefix[ends] - prefix[starts]) * inverse_power[starts]
+def _code_point_words(texts: list[str]) -> pl.DataFrame | None:
+    """:func:`_words` from code points: the ``\\w`` runs, each hashed over its lower-cased code points
+    (:func:`codepoints.run_hashes`), so words equal after ``str.lower`` get equal hashes. A word with a
+    capital sigma is lower-cased by Python itself: its final form depends on the letters around it.
+    Every word is checked char by char against the first word of its hash; None if two differ (a
+    collision, which polynomial hashes modulo 2**64 have for long crafted words: polars decides then)."""
+    points, text_starts = utf32(texts)
+    starts, ends = word_runs(points, text_starts)
+    lowered = _lower_table()[points]
+    hashes = run_hashes(lowered, starts, ends)
+    joined: str | None = None
+    sigma = np.zeros(len(starts), dtype=bool)
     sigma_at = np.flatnonzero(points == _SIGMA)
     if len(sigma_at):
+        joined = "".join(texts)
         for w in np.unique(np.searchsorted(starts, sigma_at, side="right") - 1):
             if w >= 0 and sigma_at[np.searchsorted(sigma_at, starts[w])] < ends[w]:
-                hashes[w] = _python_word_hash(joined[starts[w]:ends[w]])
-    tid = np.searchsorted(text_start, starts, side="right") - 1
+                sigma[w] = True
+                word = joined[starts[w]:ends[w]].lower().replace("i\u0307", "\x00")
+                hashes[w] = hash_codes([_DOTTED_I_LOWER if ch == "\x00" else ord(ch) for ch in word])
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    rep = first[inverse.reshape(-1)]
+    check = rep != np.arange(len(rep))  # words that share the hash of an earlier word
+    if joined is not None:
+        by_python = check & (sigma | sigma[rep])
+        for w in np.flatnonzero(by_python):
+            if joined[starts[w]:ends[w]].lower() != joined[starts[rep[w]]:ends[rep[w]]].lower():
+                return None
+        check &= ~by_python
+    if not runs_equal(lowered, starts[check], ends[check], lowered, starts[rep[check]], ends[rep[check]]).all():
+        return None
+    tid = np.searchsorted(text_starts, starts, side="right") - 1
     return pl.DataFrame({"tid": tid.astype(np.uint32), "h": hashes}, schema={"tid": pl.UInt32, "h": pl.UInt64})
 
 

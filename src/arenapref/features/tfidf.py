@@ -18,6 +18,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
+from arenapref.features.codepoints import run_hashes, runs_equal, utf32, word_runs
 from arenapref.features.handmade import join_turns, string_series, word_class
 from arenapref.timing import stage
 
@@ -132,10 +133,14 @@ class FastTfidfVectorizer(TfidfVectorizer):
         in its sorted arrays (a join builds a hash table of the vocabulary per call; a search costs log V
         per token). Same counts as scikit-learn's analyzer either way (tests/test_fast_tfidf.py)."""
         lo, hi = self.ngram_range
-        tokens = self._tokens(docs)
-        doc = tokens["doc"].to_numpy()
-        small = tokens.height <= _SEARCH_MAX_TOKENS
-        tid = coded.token_ids(tokens["tok"]) if small else coded.joined_token_ids(tokens["tok"])
+        if coded.spelt is not None and sum(map(len, docs)) <= _POINTS_MAX_CHARS:
+            doc, tid = coded.spelt.token_ids([d.lower() for d in docs])
+            small = True
+        else:
+            tokens = self._tokens(docs)
+            doc = tokens["doc"].to_numpy()
+            small = tokens.height <= _SEARCH_MAX_TOKENS
+            tid = coded.token_ids(tokens["tok"]) if small else coded.joined_token_ids(tokens["tok"])
         hit_docs, hit_cols = [], []
         if lo <= 1:
             known = tid >= 0
@@ -220,6 +225,9 @@ def ngram_codes(doc: np.ndarray, tid: np.ndarray, n: int, k: int) -> tuple[np.nd
 
 # up to this many tokens per call a binary search beats a hash join (measured in docs/speed.md)
 _SEARCH_MAX_TOKENS = 20_000
+# up to this many chars per call the tokens are read from code points (features.codepoints), not by
+# polars: a handful of documents cost less than polars' extract_all and hashing of token strings
+_POINTS_MAX_CHARS = 200_000
 # up to this many pairs the cosines are computed from the raw arrays, not by scipy (the same floats)
 _SMALL_PAIRS = 512
 
@@ -228,6 +236,43 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.n
     """Position of each of ``keys`` in ``sorted_keys`` (clipped) and whether it is there."""
     at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
     return at, sorted_keys[at] == keys if len(sorted_keys) else np.zeros(len(keys), dtype=bool)
+
+
+@dataclass(frozen=True)
+class SpeltVocab:
+    """The vocabulary's tokens as code points, for finding the tokens of a few documents without
+    building strings: ``hashes`` (sorted :func:`codepoints.run_hashes` of the tokens) and the token id
+    of each, and every token's code points (``points[starts[id]:ends[id]]``)."""
+
+    hashes: np.ndarray
+    hash_ids: np.ndarray
+    points: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, tokens: list[str]) -> SpeltVocab | None:
+        """None when two tokens share a hash (the polars path is used then)."""
+        points, starts = utf32(tokens)
+        ends = starts + np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        hashes = run_hashes(points, starts, ends)
+        order = np.argsort(hashes, kind="stable")
+        if len(hashes) > 1 and bool(np.any(hashes[order][1:] == hashes[order][:-1])):
+            return None
+        return cls(hashes[order], order.astype(np.int64), points, starts, ends)
+
+    def token_ids(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(document, token id) of every token of the lower-cased documents, in order; id -1: not in the
+        vocabulary. A token is a maximal run of 2+ ``\\w`` chars (scikit-learn's ``\\b\\w\\w+\\b``); it is
+        found by its hash and then compared char by char, so a collision cannot give a wrong id."""
+        points, doc_starts = utf32(lowered)
+        starts, ends = word_runs(points, doc_starts, min_len=2)
+        at, found = _lookup(self.hashes, run_hashes(points, starts, ends))
+        ids = self.hash_ids[at] if len(self.hash_ids) else np.zeros(len(starts), dtype=np.int64)
+        if len(ids):
+            found &= runs_equal(points, starts, ends, self.points, self.starts[ids], self.ends[ids])
+        doc = np.searchsorted(doc_starts, starts, side="right") - 1
+        return doc.astype(np.int64), np.where(found, ids, -1)
 
 
 @dataclass(frozen=True)
@@ -244,6 +289,7 @@ class CodedVocab:
     hash_ids: np.ndarray  # the token id of each sorted hash
     table: pl.DataFrame  # (tok, tid) and per order (code, col): the same, as join tables
     order_tables: list[pl.DataFrame]
+    spelt: SpeltVocab | None  # the tokens as code points, for small batches
 
     def joined_token_ids(self, tok: pl.Series) -> np.ndarray:
         """:meth:`token_ids` by one hash join."""
@@ -294,7 +340,8 @@ def code_vocabulary(vocabulary: dict[str, int], max_n: int) -> CodedVocab | None
         return None
     table = pl.DataFrame({"tok": words, "tid": np.arange(len(words), dtype=np.int64)})
     order_tables = [pl.DataFrame({"code": codes, "col": cols}) for codes, cols in orders]
-    return CodedVocab(words, unigram_col, orders, k, sorted_hashes, by_hash.astype(np.int64), table, order_tables)
+    return CodedVocab(words, unigram_col, orders, k, sorted_hashes, by_hash.astype(np.int64), table, order_tables,
+                      SpeltVocab.of(list(tokens)))
 
 
 def _row_cosine(x: sparse.csr_array, y: sparse.csr_array) -> np.ndarray:
