@@ -135,5 +135,5 @@ def test_words_of_one_hash_are_told_apart() -> None:
     thue_morse = "".join("ab"[bin(i).count("1") % 2] for i in range(2048))
     other = thue_morse.translate(str.maketrans("ab", "ba"))
     assert handmade._code_point_words([f"{thue_morse} {other}"]) is None
-    words = handmade._words([f"{thue_morse} {other}", "ΑΣ ας Ας"])
-    assert words.group_by("tid").agg(handmade.pl.col("h").n_unique()).sort("tid")["h"].to_list() == [2, 1]
+    words, sets = handmade._word_table([f"{thue_morse} {other}", "ΑΣ ας Ας"])
+    assert handmade._word_stats(words, 2, sets)["unique_words"].tolist() == [2, 1]

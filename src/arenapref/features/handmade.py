@@ -244,17 +244,29 @@ def _char_counts(texts: list[str]) -> dict[str, np.ndarray]:
 
 
 def _words(texts: list[str]) -> pl.DataFrame:
-    """Every ``\\w+`` word (Python's ``\\w``) of each text: columns tid (text index) and h, a 64-bit hash
-    of the lower-cased word (only ever compared for equality within a few thousand words, where a
-    collision has a chance of about 1e-13; hashing once makes the distinct counts and the overlap
-    join work on integers instead of strings). Texts of up to :data:`_SMALL_CHARS` chars in all are
-    read from their code points (:func:`_code_point_words`); larger ones by polars."""
-    if sum(map(len, texts)) <= _SMALL_CHARS and (found := _code_point_words(texts)) is not None:
-        return found
+    """Every ``\\w+`` word (Python's ``\\w``) of each text, by polars: columns tid (text index) and h, a
+    64-bit hash of the lower-cased word (only ever compared for equality within a few thousand words,
+    where a collision has a chance of about 1e-13; hashing once makes the distinct counts and the
+    overlap join work on integers instead of strings)."""
     return (pl.DataFrame({"t": string_series(texts)}).with_row_index("tid").lazy()
             .select("tid", pl.col("t").str.extract_all(_patterns()["words"][0]).alias("w"))
             .explode("w").drop_nulls("w")
             .select("tid", pl.col("w").str.to_lowercase().hash().alias("h")).collect())
+
+
+def _word_table(texts: list[str]) -> tuple[pl.DataFrame | None, WordSets | None]:
+    """The words of ``texts``: a small batch's as :class:`WordSets` (from code points when the texts
+    hold up to :data:`_SMALL_CHARS` chars, see :func:`_code_point_words`), a large batch's as the
+    polars table of :func:`_words` (then the word sets are polars group-bys and joins)."""
+    found = _code_point_words(texts) if sum(map(len, texts)) <= _SMALL_CHARS else None
+    if found is not None and len(found[0]) <= _SMALL_WORDS:
+        return None, WordSets.of(*found, n=len(texts))
+    words = (_words(texts) if found is None else
+             pl.DataFrame({"tid": found[0], "h": found[1]}, schema={"tid": pl.UInt32, "h": pl.UInt64}))
+    if words.height > _SMALL_WORDS:
+        return words, None
+    word_id = np.unique(words["h"].to_numpy(), return_inverse=True)[1].reshape(-1)
+    return None, WordSets.of(words["tid"].to_numpy().astype(np.int64), words["h"].to_numpy(), word_id, n=len(texts))
 
 
 # a batch of up to this many chars has its words found from its code points (features.codepoints):
@@ -279,12 +291,13 @@ def _lower_table() -> np.ndarray:
     return table
 
 
-def _code_point_words(texts: list[str]) -> pl.DataFrame | None:
+def _code_point_words(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """:func:`_words` from code points: the ``\\w`` runs, each hashed over its lower-cased code points
     (:func:`codepoints.run_hashes`), so words equal after ``str.lower`` get equal hashes. A word with a
     capital sigma is lower-cased by Python itself: its final form depends on the letters around it.
     Every word is checked char by char against the first word of its hash; None if two differ (a
-    collision, which polynomial hashes modulo 2**64 have for long crafted words: polars decides then)."""
+    collision, which polynomial hashes modulo 2**64 have for long crafted words: polars decides then).
+    Returns per word its text, its hash and its word id (the rank of its hash among the distinct ones)."""
     points, text_starts = utf32(texts)
     starts, ends = word_runs(points, text_starts)
     lowered = _lower_table()[points]
@@ -310,8 +323,7 @@ def _code_point_words(texts: list[str]) -> pl.DataFrame | None:
         check &= ~by_python
     if not runs_equal(lowered, starts[check], ends[check], lowered, starts[rep[check]], ends[rep[check]]).all():
         return None
-    tid = np.searchsorted(text_starts, starts, side="right") - 1
-    return pl.DataFrame({"tid": tid.astype(np.uint32), "h": hashes}, schema={"tid": pl.UInt32, "h": pl.UInt64})
+    return np.searchsorted(text_starts, starts, side="right") - 1, hashes, inverse.reshape(-1)
 
 
 # up to this many words per batch the word sets are sorted integer arrays (numpy) rather than polars
@@ -328,15 +340,17 @@ class WordSets:
     n_words: int
     starts: np.ndarray  # where each text's keys start
     sizes: np.ndarray  # how many distinct words each text has
+    counts: np.ndarray  # how many words each text has
 
     @classmethod
-    def of(cls, words: pl.DataFrame, n: int) -> WordSets:
-        tid = words["tid"].to_numpy().astype(np.int64)
-        uniq, word_id = np.unique(words["h"].to_numpy(), return_inverse=True)
-        n_words = max(len(uniq), 1)
-        keys = np.unique(tid * n_words + word_id.reshape(-1))
+    def of(cls, tid: np.ndarray, hashes: np.ndarray, word_id: np.ndarray, *, n: int) -> WordSets:
+        """From each word's text, hash and word id (the rank of its hash among the distinct hashes)."""
+        tid = tid.astype(np.int64)
+        n_words = max(int(word_id.max()) + 1 if len(word_id) else 0, 1)
+        keys = np.unique(tid * n_words + word_id)
         owner = keys // n_words
-        return cls(keys, n_words, np.searchsorted(owner, np.arange(n)), np.bincount(owner, minlength=n))
+        return cls(keys, n_words, np.searchsorted(owner, np.arange(n)), np.bincount(owner, minlength=n),
+                   np.bincount(tid, minlength=n))
 
     def unions(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``|words(x[i]) ∪ words(y[i])|`` for each i: the two sets stacked under key i, sorted, and the
@@ -353,11 +367,11 @@ class WordSets:
         return (self.sizes[x] + self.sizes[y] - inter).astype(np.float64)
 
 
-def _word_stats(words: pl.DataFrame, n: int, sets: WordSets | None = None) -> dict[str, np.ndarray]:
+def _word_stats(words: pl.DataFrame | None, n: int, sets: WordSets | None = None) -> dict[str, np.ndarray]:
     """Per text: number of words and of distinct lower-cased words (one pass)."""
     if sets is not None:
-        counts = np.bincount(words["tid"].to_numpy().astype(np.int64), minlength=n)
-        return {"words": counts.astype(np.float64), "unique_words": sets.sizes.astype(np.float64)}
+        return {"words": sets.counts.astype(np.float64), "unique_words": sets.sizes.astype(np.float64)}
+    assert words is not None
     got = words.group_by("tid").agg(pl.len().alias("words"), pl.col("h").n_unique().alias("unique_words"))
     tid = got["tid"].to_numpy()
     out = {}
@@ -435,7 +449,7 @@ def _compress_ratio(text: str) -> float:
     return len(zlib.compress(sample, 1)) / len(sample) if sample else 1.0
 
 
-def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]], words: pl.DataFrame,
+def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]], words: pl.DataFrame | None,
                     sizes: np.ndarray, sets: WordSets | None = None) -> np.ndarray:
     """(n, 6): turn count, Jaccard overlaps of the lower-cased word sets and the identical flag, for
     triples of (prompt, a, b) indices into ``sides`` / ``words``; ``sizes``: distinct words per side."""
@@ -448,6 +462,7 @@ def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]],
         union = sets.unions(np.concatenate([idx[:, x] for x, _ in pairings]),
                             np.concatenate([idx[:, y] for _, y in pairings])).reshape(3, n).T
     else:  # in one join
+        assert words is not None
         link = pl.DataFrame({"key": np.concatenate([np.arange(n) * 3 + j for j in range(3) for _ in range(2)]),
                              "tid": np.concatenate([idx[:, side] for x, y in pairings for side in (x, y)])},
                             schema={"key": pl.Int64, "tid": pl.UInt32})
@@ -469,7 +484,8 @@ def _overlap_matrix(triples: list[tuple[int, int, int]], sides: list[list[str]],
 def text_features(turns: list[str]) -> np.ndarray:
     """The :data:`TEXT_FEATURES` vector of one conversation side (not cached)."""
     text = join_turns(turns)
-    return _text_matrix([turns], [text], _word_stats(_words([text]), 1))[0]
+    words, sets = _word_table([text])
+    return _text_matrix([turns], [text], _word_stats(words, 1, sets))[0]
 
 
 _CHUNK_PAIRS = 2048  # two in flight: the word tables of 4,096 pairs in memory, as one chunk held before
@@ -540,8 +556,7 @@ def _pair_matrix(prompts: list[list[str]], responses_a: list[list[str]], respons
                     need(key, turns)
     if sides:
         texts = [join_turns(t) for t in sides]
-        words = _words(texts)
-        sets = WordSets.of(words, len(sides)) if words.height <= _SMALL_WORDS else None
+        words, sets = _word_table(texts)
         stats = _word_stats(words, len(sides), sets)
         text_rows = [k for k in slot if k not in known_text]
         if text_rows:
