@@ -98,7 +98,8 @@ class Judge:
                       batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """(n, 3) probabilities for an already canonical, validated pairs table."""
         predict = functools.partial(self.model.predict_proba, swap_tta=self._swap(swap_tta))
-        batches = [pairs.iloc[i:i + batch_size] for i in range(0, len(pairs), batch_size)]
+        batches = ([pairs] if len(pairs) <= batch_size else
+                   [pairs.iloc[i:i + batch_size] for i in range(0, len(pairs), batch_size)])
         if len(batches) > 1 and getattr(self.model, "parallel_predict", False):
             # rows are scored independently: two batches at once keep both cores busy through the
             # single-threaded parts (Python, numpy) of each batch; the order of the output is kept
