@@ -135,6 +135,9 @@ def test_a_model_process_that_dies_fails_its_batch_and_the_others_go_on(arena_pa
 
     async def score_after_a_kill() -> list:
         first = await processes.score(rows)  # both alive
+        with pytest.raises(RuntimeError, match="model process: "):  # a batch the model fails on: its error
+            await processes.score([{"id": "0", "prompt": 5}])
+        assert np.array_equal(await processes.score(rows), first)  # and the process goes on
         os.kill(pids[1], signal.SIGKILL)
         outcomes = []
         for _ in range(3):

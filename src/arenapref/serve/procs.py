@@ -7,7 +7,8 @@ the server's threads or event loop is copied) that loads the run itself, checked
 as every load is, and runs each of its native libraries on one thread, so N processes fill N cores
 without oversubscribing them. The server keeps HTTP, validation and micro-batching; a batch of rows
 goes to whichever process is free and its probabilities come back (the rows are the request's plain
-strings, sent over the process pipe; nothing is read from disk but the checked run).
+strings, sent over the process pipe as JSON, and the probabilities come back as raw float64 bytes: no
+pickle, as nowhere in the project; nothing is read from disk but the checked run).
 
 Each process has a pipe of its own, read by the server's event loop when an answer is there: no
 thread sits between the loop and the processes. (A ``ProcessPoolExecutor`` adds a feeder and a
@@ -18,11 +19,13 @@ measured in docs/speed.md.)
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
-import pickle
 from multiprocessing.connection import Connection
 from typing import Any
+
+import numpy as np
 
 # one thread per native pool inside a model process: N processes already use N cores
 _ONE_THREAD = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "ARENAPREF_THREADS": "1"}
@@ -39,37 +42,42 @@ def score_rows(judge: Any, rows: list[dict[str, Any]]) -> Any:
     return proba
 
 
+def _encode_rows(rows: list[dict[str, Any]]) -> bytes:
+    return json.dumps(rows, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def _decode_rows(data: bytes) -> list[dict[str, Any]]:
+    rows = json.loads(data.decode("utf-8", "surrogatepass"))
+    if not isinstance(rows, list):
+        raise ValueError("a batch is a list of rows")
+    return rows
+
+
 def _serve(conn: Connection, run_dir: str, swap_tta: bool | None) -> None:
     """A model process: pin the thread pools, load the run (polars, LightGBM and the rest are first
     imported here, after the environment is set), say so, then score each batch that comes down the
-    pipe until the server closes it. The pipe carries pickles between this service's own processes."""
+    pipe until the server closes it. Answers: ``b"p"`` and the (n, 3) float64 probabilities' bytes, or
+    ``b"e"`` and the error's text."""
     os.environ.update(_ONE_THREAD)
     try:
         from arenapref.api import load
 
         judge = load(run_dir, swap_tta=swap_tta)
     except BaseException as err:  # noqa: BLE001 (the server reports it and stops)
-        conn.send(("error", f"{type(err).__name__}: {err}"))
+        conn.send_bytes(json.dumps(["error", f"{type(err).__name__}: {err}"]).encode())
         return
-    conn.send(("ready", os.getpid()))
+    conn.send_bytes(json.dumps(["ready", os.getpid()]).encode())
     while True:
         try:
-            rows = pickle.loads(conn.recv_bytes())
+            data = conn.recv_bytes()
         except (EOFError, OSError):
             return  # the server closed the pipe (or is gone)
         try:
-            answer: tuple[str, Any] = ("ok", score_rows(judge, rows))
+            proba = np.ascontiguousarray(score_rows(judge, _decode_rows(data)), dtype=np.float64)
+            answer = b"p" + proba.tobytes()
         except Exception as err:  # noqa: BLE001 (raised again in the server, for the request that caused it)
-            answer = ("error", _picklable(err))
-        conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _picklable(err: Exception) -> Exception:
-    try:
-        pickle.loads(pickle.dumps(err))
-        return err
-    except Exception:  # noqa: BLE001
-        return RuntimeError(f"{type(err).__name__}: {err}")
+            answer = b"e" + f"{type(err).__name__}: {err}".encode("utf-8", "replace")
+        conn.send_bytes(answer)
 
 
 class ModelProcesses:
@@ -102,7 +110,10 @@ class ModelProcesses:
             end.close()  # the children hold them now: a child that dies shows as end-of-file here
         pids = []
         for conn in self._conns:
-            message = conn.recv() if conn.poll(_START_TIMEOUT_S) else ("error", "no answer in time")
+            try:
+                message = json.loads(conn.recv_bytes()) if conn.poll(_START_TIMEOUT_S) else ["error", "no answer in time"]
+            except (EOFError, OSError):
+                message = ["error", "the process exited while loading"]
             if message[0] != "ready":
                 self.close()
                 raise RuntimeError(f"the model processes could not load the run {self.run_dir} ({message[1]})")
@@ -136,10 +147,10 @@ class ModelProcesses:
                 answered.set_exception(err)
 
         try:
-            conn.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+            conn.send_bytes(_encode_rows(rows))
             loop.add_reader(conn.fileno(), readable)
             try:
-                status, value = pickle.loads(await answered)
+                answer = await answered
             except asyncio.CancelledError:
                 if not answered.done():  # its answer still comes: read it off, then the process is free
                     loop.remove_reader(conn.fileno())
@@ -151,9 +162,9 @@ class ModelProcesses:
                                f"{self._processes[i].exitcode}); the service has {self.n - len(self._dead)} "
                                f"of {self.n} left") from None
         idle.put_nowait(i)
-        if status == "error":
-            raise value
-        return value
+        if answer[:1] != b"p":
+            raise RuntimeError(f"model process: {answer[1:].decode('utf-8', 'replace')}")
+        return np.frombuffer(answer, dtype=np.float64, offset=1).reshape(len(rows), 3)
 
     def _drain(self, i: int) -> None:
         assert self._loop is not None and self._idle is not None
