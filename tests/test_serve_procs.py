@@ -147,10 +147,17 @@ def test_a_model_process_that_dies_fails_its_batch_and_the_others_go_on(arena_pa
                 outcomes.append(err)
         return [first, *outcomes]
 
+    async def score_after_both_died() -> list:
+        os.kill(pids[0], signal.SIGKILL)
+        return await asyncio.gather(*(processes.score(rows) for _ in range(3)), return_exceptions=True)
+
     try:
         got = asyncio.run(score_after_a_kill())
+        none_left = asyncio.run(asyncio.wait_for(score_after_both_died(), timeout=30))  # errors, no hang
     finally:
         processes.close()
+    assert all(isinstance(e, RuntimeError) for e in none_left)
+    assert "1 of 2" not in str(none_left[0]) and any("every model process" in str(e) for e in none_left)
     errors = [g for g in got if isinstance(g, RuntimeError)]
     assert len(errors) == 1 and "exited" in str(errors[0]) and "1 of 2 left" in str(errors[0])
     for g in got:

@@ -127,14 +127,17 @@ class ModelProcesses:
             for i in range(self.n):
                 if i not in self._dead:
                     self._idle.put_nowait(i)
+            if len(self._dead) == self.n:
+                self._idle.put_nowait(-1)
         return self._idle
 
     async def score(self, rows: list[dict[str, Any]]) -> Any:
         """The probabilities of ``rows`` from the next free process."""
         idle = self._idle_queue()
-        if len(self._dead) == self.n:
-            raise RuntimeError("every model process has exited; restart the service")
         i = await idle.get()
+        if i < 0:  # every process has exited: pass the news on to the next caller waiting
+            idle.put_nowait(i)
+            raise RuntimeError("every model process has exited; restart the service")
         conn = self._conns[i]
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[bytes] = loop.create_future()
@@ -157,7 +160,8 @@ class ModelProcesses:
                     loop.add_reader(conn.fileno(), self._drain, i)
                 raise
         except (EOFError, OSError, BrokenPipeError):
-            self._dead.add(i)
+            self._exited(i)
+            self._processes[i].join(timeout=1)
             raise RuntimeError(f"model process {self._processes[i].pid} exited (exit code "
                                f"{self._processes[i].exitcode}); the service has {self.n - len(self._dead)} "
                                f"of {self.n} left") from None
@@ -172,9 +176,14 @@ class ModelProcesses:
         try:
             self._conns[i].recv_bytes()
         except (EOFError, OSError):
-            self._dead.add(i)
+            self._exited(i)
             return
         self._idle.put_nowait(i)
+
+    def _exited(self, i: int) -> None:
+        self._dead.add(i)
+        if len(self._dead) == self.n and self._idle is not None:
+            self._idle.put_nowait(-1)  # wakes the callers waiting for a free process, with the error
 
     def close(self) -> None:
         """Close the pipes (each process then returns) and wait for the processes."""
