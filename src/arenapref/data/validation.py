@@ -58,23 +58,26 @@ class BadRow:
     reason: str
 
 
+def _has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a surrogate code point: the only thing that fails to encode as UTF-8 (a
+    regex scan for one cost 6x as much, 43 µs per 5 kB)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def has_bad_bytes(text: str) -> bool:
     """True if text read with ``errors='surrogateescape'`` held bytes that are not UTF-8."""
-    try:
-        text.encode("utf-8")  # no surrogate at all: the common case, without a regex scan
-    except UnicodeEncodeError:
-        return _RAW_BAD_BYTE.search(text) is not None
-    return False
+    return _has_surrogate(text) and _RAW_BAD_BYTE.search(text) is not None
 
 
 def fix_text(text: str) -> str:
     """Valid Unicode from JSON-decoded text: join surrogate pairs, replace lone surrogates by U+FFFD."""
-    try:
-        # only a surrogate code point fails to encode; a regex scan for one cost 6x as much (43 µs per 5 kB)
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+    if not _has_surrogate(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def parse_turns(value: Any, field: str, *, json_encoded: bool) -> list[str]:

@@ -175,12 +175,6 @@ def _patterns() -> dict[str, tuple[str, ...]]:
     }
 
 
-@functools.cache
-def _py_whitespace() -> str:
-    """What ``str.strip()`` strips (Rust's whitespace differs, e.g. on \\x1c-\\x1f)."""
-    return "".join(c for c in map(chr, range(0x3001)) if c.isspace())
-
-
 def word_class() -> str:
     """Body of a regex class matching exactly Python's ``\\w`` (for Rust regex, e.g. polars)."""
     return _py_class(r"\w")

@@ -174,14 +174,9 @@ class FastTfidfVectorizer(TfidfVectorizer):
         """``transform(docs)`` of a fitted vectorizer: the same counts, then scikit-learn's TF-IDF weighting
         steps called directly (sublinear TF, IDF, row L2 norm: the same operations on the same arrays, so
         the same floats) without the input checks that cost more than a handful of documents."""
-        coded = self._coded_vocab() if self._fast() else None
-        if coded is None or self.binary or self.norm != "l2" or not self.use_idf:
+        if not self._fast() or self._coded_vocab() is None or self.binary or self.norm != "l2" or not self.use_idf:
             return sparse.csr_array(self.transform(docs))
-        parts = [self._coded_counts(docs[i:i + self._CHUNK_DOCS], coded, len(self.vocabulary_))
-                 for i in range(0, len(docs), self._CHUNK_DOCS)]
-        if not parts:
-            return sparse.csr_array((0, len(self.vocabulary_)), dtype=self.dtype)
-        x = parts[0] if len(parts) == 1 else sparse.vstack(parts, format="csr")
+        _, x = self._count_vocab(docs, fixed_vocab=True)  # the coded counts, in chunks
         if self.sublinear_tf:
             np.log(x.data, x.data)
             x.data += 1.0
