@@ -235,7 +235,7 @@ def test_real_uvicorn_process(length_run: Path, tmp_path: Path, workers: int, mo
 
 def test_union_errors_are_folded_into_one_message_per_field(client: TestClient) -> None:
     wrong_type = client.post("/v1/compare", json={"prompt": 3, "response_a": "a", "response_b": "b"}).json()
-    assert wrong_type["detail"] == [{"loc": ["body", "prompt"], "msg": "Input should be a valid string or a valid list",
+    assert wrong_type["detail"] == [{"loc": ["body", "prompt"], "msg": "Input should be a valid string or a valid array",
                                      "type": "type_error"}]
     bad_turn = client.post("/v1/compare", json={"prompt": ["a", 3], "response_a": ["a", "b"], "response_b": "b"})
     assert [d["loc"] for d in bad_turn.json()["detail"]] == [["body", "prompt", 1]]

@@ -11,8 +11,7 @@ Conversation text is never logged: the app logs nothing of a request body, valid
 answered without echoing the input back, and uvicorn's access log has only method, path and status.
 """
 
-# no `from __future__ import annotations`: FastAPI reads the request models built inside create_app
-# from the endpoint annotations at runtime
+# no `from __future__ import annotations`: FastAPI reads the endpoint annotations at runtime
 import json
 from contextlib import asynccontextmanager
 from functools import partial
@@ -24,8 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from arenapref.api import Judge, release_feature_cache
@@ -37,14 +36,15 @@ from arenapref.serve import procs
 from arenapref.serve.batcher import MicroBatcher
 from arenapref.serve.limits import BodySizeLimit
 from arenapref.serve.procs import ModelProcesses
-from arenapref.serve.schemas import BatchResponse, CompareScores, Health, request_models
+from arenapref.serve.schemas import BatchResponse, CompareScores, ErrorResponse, Health, request_models
 from arenapref.serve.settings import Limits
 from arenapref.version import __version__
 
 STATIC = Path(__file__).resolve().parent / "static"
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "the body is not UTF-8 JSON"},
-    413: {"description": "the body is larger than the service's limit"},
+    400: {"model": ErrorResponse, "description": "the body is not UTF-8 JSON"},
+    413: {"model": ErrorResponse, "description": "the body is larger than the service's limit"},
+    422: {"model": ErrorResponse, "description": "a field is invalid; the detail names it (no input is echoed back)"},
 }
 
 
@@ -56,7 +56,8 @@ def _scores(proba: np.ndarray) -> dict[str, Any]:
 
 # pydantic names the branch of a union in the location ("prompt", "constrained-str"); users know fields
 _UNION_TAGS = {"constrained-str", "str", "int", "none"}
-_TYPE_ERRORS = {"string_type", "list_type", "int_type", "none_required", "model_attributes_type", "dict_type"}
+_TYPE_ERRORS = {"string_type", "list_type", "int_type", "none_required", "model_attributes_type", "model_type",
+                "dict_type"}
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -99,24 +100,46 @@ def _repair_unicode(value: Any) -> Any:
     return value
 
 
-class _UnicodeRepairingRequest(Request):
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            body = await self.body()
-            value = json.loads(body)
-            # only a body with \u escapes can hold a lone surrogate: the walk costs nothing otherwise
-            self._json = _repair_unicode(value) if b"\\u" in body else value
-        return self._json
+def _declares_json(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON (``application/json`` or ``application/*+json``), as FastAPI reads it."""
+    main, _, sub = (content_type or "").split(";", 1)[0].strip().lower().partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
-class _Route(APIRoute):
-    def get_route_handler(self) -> Any:
-        handler = super().get_route_handler()
+async def validated_body(request: Request, model: type[BaseModel]) -> Any:
+    """The request's JSON body validated as ``model``, with the errors FastAPI gives a body parameter.
 
-        async def repairing(request: Request) -> Any:
-            return await handler(_UnicodeRepairingRequest(request.scope, request.receive))
+    Pydantic parses and validates the bytes in one pass: FastAPI's own body handling (its Content-Type
+    parsing, ``json.loads``, dependency solving, then validation) cost more CPU than the rest of a small
+    request (docs/speed.md). Lone surrogate escapes (``"\\ud800"``), which pydantic's parser refuses,
+    are parsed by Python's and repaired, as the CLI and the Python API repair them."""
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    if not _declares_json(request.headers.get("content-type")):
+        raise RequestValidationError([{"type": "model_attributes_type", "loc": ("body",),
+                                       "msg": "Input should be a valid dictionary or object to extract fields from"}])
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as err:
+        errors = err.errors()
+    if b"\\u" in raw and any(e["type"] == "json_invalid" for e in errors):
+        try:
+            value = json.loads(raw)
+        except ValueError:  # not JSON for Python either: the first errors stand
+            pass
+        else:
+            try:
+                return model.model_validate(_repair_unicode(value))
+            except ValidationError as err:
+                errors = err.errors()
+    raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
 
-        return repairing
+
+def _documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of an endpoint that reads its body with :func:`validated_body`."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
 def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 32,
@@ -146,7 +169,6 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
                   docs_url="/docs" if assets is None else None,
                   description="Which of two chatbot answers would a human prefer? P(A wins), P(B wins), "
                               "P(tie) from a trained arenapref run.")
-    app.router.route_class = _Route
     app.state.judge, app.state.batcher, app.state.limits = judge, batcher, limits
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
     compare_model, batch_model = request_models(limits)
@@ -173,8 +195,9 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
         return _unprocessable([{"loc": exc.loc, "msg": exc.message, "type": "value_error"}])
 
     @app.post("/v1/compare", response_model=CompareScores, response_model_exclude_none=True,
-              summary="Score one pair", responses=ERROR_RESPONSES)
-    async def compare(body: compare_model) -> JSONResponse:  # type: ignore[valid-type]
+              summary="Score one pair", responses=ERROR_RESPONSES, openapi_extra=_documented_body(compare_model))
+    async def compare(request: Request) -> JSONResponse:
+        body = await validated_body(request, compare_model)
         row = cleaned(body)
         proba = await batcher.submit([row])
         out = _scores(proba[0])
@@ -185,9 +208,9 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
         return JSONResponse(out)
 
     @app.post("/v1/batch", response_model=BatchResponse, summary=f"Score up to {limits.max_items} pairs",
-              responses=ERROR_RESPONSES)
-    async def batch(body: batch_model) -> JSONResponse:  # type: ignore[valid-type]
-        items = body.items  # type: ignore[attr-defined]  # a model built at start-up for the limits
+              responses=ERROR_RESPONSES, openapi_extra=_documented_body(batch_model))
+    async def batch(request: Request) -> JSONResponse:
+        items = (await validated_body(request, batch_model)).items  # a model built at start-up for the limits
         rows = [cleaned(item, i) for i, item in enumerate(items)]
         proba = await batcher.submit(rows)
         return JSONResponse({"results": [{"id": item.id, **_scores(p)} for item, p in zip(items, proba)]})
@@ -216,6 +239,20 @@ def create_app(judge: Judge, *, limits: Limits | None = None, max_batch: int = 3
                                        swagger_css_url="/docs-assets/swagger-ui.css",
                                        swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
+    def openapi() -> dict[str, Any]:
+        # the request models are read by validated_body, not declared as parameters: their schemas are
+        # added here, next to what FastAPI documents itself
+        schema = app.openapi_schema
+        if schema is None:
+            schema = FastAPI.openapi(app)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (compare_model, batch_model):
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(model_schema.pop("$defs", {}))
+                components[model.__name__] = model_schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

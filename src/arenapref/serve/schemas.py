@@ -51,6 +51,16 @@ class BatchResponse(BaseModel):
     results: list[BatchScores]
 
 
+class ErrorDetail(BaseModel):
+    loc: list[str | int] = Field(description='where: ["body", field, ...]')
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorDetail]
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 
