@@ -7,7 +7,8 @@ Starts the server as its own process on a free 127.0.0.1 port (never another add
 POST /v1/compare with real arena pairs (../shared/data, cycled), and prints throughput, p50/p99 latency,
 the error count (anything but HTTP 200) and the server's peak RSS (VmHWM). It runs once with
 micro-batching (--max-batch 32) and once without (--max-batch 1), so the table shows what batching buys.
-Client and server share the machine's cores.
+Client and server share the machine's cores: the table has the CPU per request of each, and `--client wrk`
+(Debian's wrk, a C load generator, run for --seconds) leaves the most of them to the server.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ async def closed_loop(post, payloads: list, n_requests: int, clients: int) -> tu
             latencies.append(time.perf_counter() - start)
             errors += not ok
 
-    for payload in payloads[:8]:
+    for payload in payloads[:8]:  # (n_requests = 0: only these)
         if not await post(payload):
             raise SystemExit("warm-up request failed")
     start = time.perf_counter()
@@ -130,9 +131,59 @@ async def load(base: str, payloads: list[dict], n_requests: int, clients: int,
         return await closed_loop(post_httpx, payloads, n_requests, clients)
 
 
+# wrk (a C load generator, Debian's `wrk`): the same closed loop of `clients` connections, each sending its
+# next request when the last answer came, the same bodies in the same order; it runs for a time, not a count
+_WRK_SCRIPT = """
+local bodies, sent = {}, 0
+for line in io.lines(os.getenv("SERVE_LOAD_BODIES")) do bodies[#bodies + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  sent = sent + 1
+  return wrk.format(nil, "/v1/compare", nil, bodies[(sent - 1) % #bodies + 1])
+end
+"""
+_WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk_load(base: str, payloads: list[dict], seconds: float, clients: int) -> dict[str, float]:
+    """POST /v1/compare with wrk for ``seconds`` (one thread, ``clients`` connections); its own summary parsed: requests,
+    seconds, non-2xx and socket errors, p50/p99 latency, and its CPU seconds (the child's rusage)."""
+    import json
+    import re
+    import resource
+    import shutil
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("--client wrk needs wrk on the PATH (Debian/Ubuntu: apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        script, bodies_file = Path(tmp) / "post.lua", Path(tmp) / "bodies.jsonl"
+        script.write_text(_WRK_SCRIPT)
+        bodies_file.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+        env = {**os.environ, "SERVE_LOAD_BODIES": str(bodies_file)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(script), base],
+                              env=env, capture_output=True, text=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = done.stdout
+    requests, seconds = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out).groups()[:2]
+    unit = re.search(r"\d+ requests in [\d.]+(m?s)", out).group(1)
+
+    def latency(q: str) -> float:
+        value, unit = re.search(rf"^\s*{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * _WRK_UNITS[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"requests": int(requests), "seconds": float(seconds) * (1e-3 if unit == "ms" else 1.0),
+            "errors": (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0),
+            "p50": latency("50"), "p99": latency("99"),
+            "client_cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)}
+
+
 def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_requests: int,
-                   clients: int, workers: int = 1, client_lib: str = "httpx", model_processes: int = 0
-                   ) -> dict[str, float]:
+                   clients: int, workers: int = 1, client_lib: str = "httpx", model_processes: int = 0,
+                   wrk_seconds: float = 8.0) -> dict[str, float]:
     port = free_port()
     cmd = [sys.executable, "-m", "arenapref.cli", "serve", "--run", run_dir, "--host", "127.0.0.1",
            "--port", str(port), "--max-batch", str(max_batch), "--workers", str(workers), "--model-processes", str(model_processes), "--log-level", "warning"]
@@ -145,9 +196,17 @@ def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_request
         except RuntimeError as err:
             log.seek(0)
             raise SystemExit(f"server did not start ({err}): {log.read().decode(errors='replace')}") from None
+        if client_lib == "wrk":
+            asyncio.run(load(base, payloads, 0, clients, "httpx"))  # the same untimed warm-up requests
         server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-        latencies, errors, wall = asyncio.run(load(base, payloads, n_requests, clients, client_lib))
-        server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
+        if client_lib == "wrk":
+            summary = wrk_load(base, payloads, wrk_seconds, clients)
+        else:
+            latencies, errors, wall = asyncio.run(load(base, payloads, n_requests, clients, client_lib))
+            lat = np.asarray(latencies) * 1000
+            summary = {"requests": len(lat), "seconds": wall, "errors": errors, "p50": float(np.percentile(lat, 50)),
+                       "p99": float(np.percentile(lat, 99)), "client_cpu": time.process_time() - client_cpu}
+        server_cpu = cpu_seconds(server.pid) - server_cpu
         peak = peak_rss_mib(server.pid)
     finally:
         server.send_signal(signal.SIGINT)
@@ -156,27 +215,30 @@ def serve_and_load(run_dir: str, max_batch: int, payloads: list[dict], n_request
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-    lat = np.asarray(latencies) * 1000
-    return {"client": client_lib, "workers": workers, "procs": model_processes, "max_batch": max_batch, "requests": len(lat), "errors": errors, "seconds": wall,
-            "rps": len(lat) / wall, "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-            "peak": peak, "server_ms": 1000 * server_cpu / len(lat), "client_ms": 1000 * client_cpu / len(lat)}
+    n = summary["requests"]
+    return {"client": client_lib, "workers": workers, "procs": model_processes, "max_batch": max_batch,
+            "requests": n, "errors": summary["errors"], "seconds": summary["seconds"], "rps": n / summary["seconds"],
+            "p50": summary["p50"], "p99": summary["p99"], "peak": peak, "server_ms": 1000 * server_cpu / n,
+            "client_ms": 1000 * summary["client_cpu"] / n}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="run directory (e.g. from `arenapref demo`)")
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long wrk runs (it stops by time, not count)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--max-batch", type=int, nargs="+", default=[32, 1])
-    parser.add_argument("--client", nargs="+", choices=["httpx", "aiohttp"], default=["httpx"],
-                        help="HTTP client(s) of the load generator")
+    parser.add_argument("--client", nargs="+", choices=["httpx", "aiohttp", "wrk"], default=["httpx"],
+                        help="load generator(s): Python's httpx or aiohttp, or wrk (C; apt-get install wrk), which "
+                             "leaves the most of the shared cores to the server")
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes to try (each "
                         "--max-batch is run with each)")
     parser.add_argument("--model-processes", type=int, nargs="+", default=[0], help="model processes per server "
                         "process to try (0: the model runs in the server process)")
     args = parser.parse_args()
     payloads = bodies()
-    results = [serve_and_load(args.run, mb, payloads, args.requests, args.clients, w, c, m)
+    results = [serve_and_load(args.run, mb, payloads, args.requests, args.clients, w, c, m, args.seconds)
                for c in args.client for w in args.workers for m in args.model_processes for mb in args.max_batch]
     print(f"POST /v1/compare on 127.0.0.1, {args.requests:,} requests from {args.clients} concurrent clients, "
           f"real arena pairs ({len(payloads):,} distinct), run {args.run}")
