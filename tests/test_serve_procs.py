@@ -163,3 +163,15 @@ def test_a_model_process_that_dies_fails_its_batch_and_the_others_go_on(arena_pa
     for g in got:
         if not isinstance(g, RuntimeError):
             np.testing.assert_array_equal(g, expected)
+
+
+def test_rows_cross_the_pipe_unchanged() -> None:
+    from arenapref.serve.procs import _decode_rows, _encode_rows
+
+    rows = [{"id": "0", "prompt": ["é😀 中文", "x"], "response_a": ["a", ""], "response_b": ["b", "c"],
+             "model_a": None, "winner_tie": 0.25},
+            {"id": "1", "prompt": ["lone \ud800 surrogate"], "response_a": ["a"], "response_b": ["b"]}]
+    for batch in (rows[:1], rows):  # pydantic-core's encoder, then the json module's for the lone surrogate
+        assert _decode_rows(_encode_rows(batch)) == batch
+    nan = _decode_rows(_encode_rows([{"winner_tie": float("nan")}]))[0]["winner_tie"]
+    assert nan != nan  # an unlabelled row's NaN stays NaN

@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
+import pydantic_core
 
 # one thread per native pool inside a model process: N processes already use N cores
 _ONE_THREAD = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "ARENAPREF_THREADS": "1"}
@@ -43,11 +44,18 @@ def score_rows(judge: Any, rows: list[dict[str, Any]]) -> Any:
 
 
 def _encode_rows(rows: list[dict[str, Any]]) -> bytes:
-    return json.dumps(rows, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    # pydantic-core's encoder: a fifth of the json module's time, in the server's one event loop
+    try:
+        return pydantic_core.to_json(rows)
+    except pydantic_core.PydanticSerializationError:  # a lone surrogate (cleaned rows have none): escaped
+        return json.dumps(rows).encode("ascii")
 
 
 def _decode_rows(data: bytes) -> list[dict[str, Any]]:
-    rows = json.loads(data.decode("utf-8", "surrogatepass"))
+    try:
+        rows = pydantic_core.from_json(data)
+    except ValueError:  # an escaped lone surrogate, which Python's parser reads
+        rows = json.loads(data)
     if not isinstance(rows, list):
         raise ValueError("a batch is a list of rows")
     return rows
