@@ -166,8 +166,7 @@ def wrk_load(base: str, payloads: list[dict], seconds: float, clients: int) -> d
                               env=env, capture_output=True, text=True, check=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = done.stdout
-    requests, seconds = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out).groups()[:2]
-    unit = re.search(r"\d+ requests in [\d.]+(m?s)", out).group(1)
+    requests, seconds, unit = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out).groups()
 
     def latency(q: str) -> float:
         value, unit = re.search(rf"^\s*{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()

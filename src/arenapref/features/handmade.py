@@ -225,9 +225,8 @@ def _char_counts(texts: list[str]) -> dict[str, np.ndarray]:
     """Per text, how many chars fall in each of :data:`_CHAR_CLASSES`, and ``chars`` (the length)."""
     table, membership = _class_table()
     n, k = len(texts), len(membership)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-    # UTF-32 is one unit per Python char (surrogatepass keeps a lone surrogate one char, as len() does)
-    points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    points, starts = utf32(texts)
+    lengths = np.diff(starts, append=len(points))
     key = np.repeat(np.arange(n, dtype=np.intp) * k, lengths)
     key += table[points]
     per_combo = np.bincount(key, minlength=n * k).reshape(n, k)

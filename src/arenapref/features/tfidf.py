@@ -249,7 +249,7 @@ class SpeltVocab:
     def of(cls, tokens: list[str]) -> SpeltVocab | None:
         """None when two tokens share a hash (the polars path is used then)."""
         points, starts = utf32(tokens)
-        ends = starts + np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        ends = starts + np.diff(starts, append=len(points))
         hashes = run_hashes(points, starts, ends)
         order = np.argsort(hashes, kind="stable")
         if len(hashes) > 1 and bool(np.any(hashes[order][1:] == hashes[order][:-1])):
